@@ -1,0 +1,1 @@
+"""C code generation through Jinja2 templates."""

@@ -1,0 +1,35 @@
+"""The compiler's passes, in the order they run. Each is `run(graph, ctx) -> graph`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import Graph, verify
+from . import fold_batchnorm, fuse_activation, quantize
+
+
+@dataclass
+class Context:
+    """What passes may need beyond the graph."""
+
+    calibration: np.ndarray | None = None  # NHWC float samples [N, H, W, C]
+    observer: str = "minmax"
+
+
+PIPELINE = [
+    fold_batchnorm,
+    fuse_activation,
+    quantize,
+]
+
+
+def run_pipeline(graph: Graph, ctx: Context, check: bool = False) -> Graph:
+    """Run every pass; with check=True the IR verifier runs before the first pass and after each."""
+    if check:
+        verify(graph)
+    for p in PIPELINE:
+        graph = p.run(graph, ctx)
+        if check:
+            verify(graph)
+    return graph

@@ -1,0 +1,79 @@
+"""Post-training quantization: calibrate, then turn the float graph into its int8 form.
+
+After this pass every activation is int8 with per-tensor parameters, every filter int8 per
+channel, every bias int32, and every layer carries its multipliers and clamp: the graph is then
+exactly what the int8 reference and the C kernels compute.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import QuantError
+from ..ir import Graph, QParams
+from ..quant.observers import make_observer
+from ..quant.params import (activation_clamp, activation_qparams, channel_multipliers, quantize_bias,
+                            quantize_weights)
+from ..reference import run_float
+
+# Softmax output parameters are fixed by TFLite's int8 kernel: 1/256 with zero point -128.
+SOFTMAX_OUTPUT = (1.0 / 256.0, -128)
+WEIGHT_CHANNEL_AXIS = {"conv2d": 0, "depthwise_conv2d": -1, "fully_connected": 0}
+
+
+def calibrate(graph: Graph, samples: np.ndarray, observer: str = "minmax") -> dict[str, tuple[float, float]]:
+    """Float ranges of the input and every activation over NHWC calibration samples [N, H, W, C]."""
+    factory = make_observer(observer)
+    observers = {t.name: factory() for t in graph.activations()}
+    for x in samples:
+        run_float(graph, x[None], observe=lambda name, v: observers[name].update(v))
+    ranges = {name: obs.range() for name, obs in observers.items()}
+    for name, (lo, hi) in ranges.items():
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise QuantError(f"tensor '{name}': calibration produced a non-finite range [{lo}, {hi}]")
+    return ranges
+
+
+def run(graph: Graph, ctx) -> Graph:
+    if ctx.calibration is None:
+        raise QuantError(
+            "this float model needs calibration data: pass --calib with a .npy/.npz of inputs or a folder of "
+            "images (or --calib random for a smoke test)"
+        )
+    ranges = calibrate(graph, ctx.calibration, ctx.observer)
+    inp = graph.tensor(graph.inputs[0])
+    inp.qparams, inp.dtype = activation_qparams(*ranges[inp.name]), "int8"
+    for node in graph.nodes:
+        out = graph.tensor(node.outputs[0])
+        in_q = graph.tensor(node.inputs[0]).qparams
+        if node.op in WEIGHT_CHANNEL_AXIS:
+            out.qparams = activation_qparams(*ranges[out.name])
+            _quantize_layer(graph, node, in_q, out.qparams)
+        elif node.op in ("avg_pool", "reshape"):
+            # Averaging and reshaping keep the input's scale, so no rescale is needed.
+            out.qparams = in_q
+            node.attrs["act_min"], node.attrs["act_max"] = -128, 127
+        elif node.op == "softmax":
+            from ..ops.softmax import softmax_params
+
+            out.qparams = QParams.per_tensor(*SOFTMAX_OUTPUT)
+            mult, shift, diff_min = softmax_params(in_q.scalar_scale, node.attrs.get("beta", 1.0))
+            node.attrs.update(input_multiplier=mult, input_left_shift=shift, diff_min=diff_min)
+        else:
+            raise QuantError(f"node '{node.name}': op {node.op} cannot be quantized")
+        out.dtype = "int8"
+    graph.quantized = True
+    return graph
+
+
+def _quantize_layer(graph: Graph, node, in_q: QParams, out_q: QParams) -> None:
+    w = graph.tensor(node.inputs[1])
+    w.data, w.qparams = quantize_weights(w.data, WEIGHT_CHANNEL_AXIS[node.op])
+    w.dtype = "int8"
+    w_scale = w.qparams.scale
+    if len(node.inputs) > 2:
+        b = graph.tensor(node.inputs[2])
+        b.data = quantize_bias(b.data, in_q.scalar_scale, w_scale)
+        b.dtype = "int32"
+        b.qparams = QParams(np.float32(in_q.scalar_scale) * w_scale, np.zeros_like(w_scale, dtype=np.int32), axis=0)
+    node.attrs["multiplier"], node.attrs["shift"] = channel_multipliers(in_q.scalar_scale, w_scale, out_q.scalar_scale)
+    node.attrs["act_min"], node.attrs["act_max"] = activation_clamp(node.attrs.get("activation"), out_q)

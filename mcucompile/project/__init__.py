@@ -1,0 +1,1 @@
+"""Writing a buildable project from a Program."""
