@@ -371,6 +371,14 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
 
     model = load_model(path)
     g = model.graph
+    for i, n in enumerate(g.node):
+        if not n.name:
+            n.name = f"{n.op_type}_{i}"
+        if n.op_type not in IMPORTERS or n.domain not in ("", "ai.onnx"):
+            domain = f" (domain {n.domain})" if n.domain not in ("", "ai.onnx") else ""
+            raise UnsupportedOp(
+                f"node '{n.name}': op {n.op_type}{domain} is not supported; supported ops: {', '.join(sorted(IMPORTERS))}"
+            )
     initializers = {t.name: t for t in g.initializer}
     graph_inputs = [i for i in g.input if i.name not in initializers]
     if len(graph_inputs) != 1:
@@ -402,15 +410,8 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     for name, t in initializers.items():
         imp.values[name] = _Value(const=onnx.numpy_helper.to_array(t))
 
-    for i, n in enumerate(g.node):
-        if not n.name:
-            n.name = f"{n.op_type}_{i}"
-        importer = IMPORTERS.get(n.op_type)
-        if importer is None or n.domain not in ("", "ai.onnx"):
-            raise UnsupportedOp(
-                f"node '{n.name}': op {n.op_type} is not supported; supported ops: {', '.join(sorted(IMPORTERS))}"
-            )
-        importer(imp, n, _attrs(n))
+    for n in g.node:
+        IMPORTERS[n.op_type](imp, n, _attrs(n))
 
     out_value = imp.values.get(g.output[0].name)
     if out_value is None or out_value.tensor is None:

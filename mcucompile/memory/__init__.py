@@ -23,7 +23,7 @@ __all__ = ["ALGORITHMS", "ArenaPlan", "Buffer", "PlanError", "lower_bound", "pla
 
 def plan_arena(buffers, alignment: int = 16, algorithms=tuple(ALGORITHMS)) -> ArenaPlan:
     buffers = list(buffers)
-    names = list(algorithms)
+    names = [algorithms] if isinstance(algorithms, str) else list(algorithms)
     if not names:
         raise PlanError(f"no arena planner asked for; choose from {', '.join(ALGORITHMS)}")
     unknown = [n for n in names if n not in ALGORITHMS]

@@ -18,10 +18,12 @@ pure ping-pong. A depth-first search tries both, preferring the end opposite to 
 recently written, and backtracks when a block finds no room. The future of a partial plan
 depends only on the placed blocks still live when the next block starts, since every later
 block starts no sooner; a partial plan that failed is remembered by exactly that state, and
-the same state is never searched twice. On a chain only two or three blocks are ever live at a
-block's start, so there are few states per block and the search is exhaustive within the two
-choices in time linear in the network's length: it finds a plan at the lower bound whenever
-ping-pong has one (the chain shape above, with any sizes, scratch and in-place steps).
+the same state is never searched twice. On a chain only the input and the step's scratch are
+live at a block's start, so there are few such states and the search stays exhaustive within
+the two choices at a handful of visited states per block (one per block on MobileNetV1). It
+therefore finds a plan at the lower bound whenever ping-pong has one: on the chain shape above,
+with any sizes, scratch and in-place steps, always (given buffers that ask for no alignment
+stricter than the plan's; the visit budget below covers thousands of layers).
 
 Around it. The trial arena is first the lower bound; a plan there is optimal, and the plan says
 so. If the search cannot meet it (graphs where several long-lived tensors overlap, such as
@@ -33,7 +35,7 @@ always gets the same plan; the result is never worse than greedy_by_size.
 """
 from __future__ import annotations
 
-from .buffers import Buffer, Unit, align_down, make_units
+from .buffers import Buffer, Unit, align_down, align_up, make_units
 from .greedy_by_size import place_greedy_by_size
 from .placement import highest_fit, lowest_fit
 from .plan import ArenaPlan, lower_bound, plan_from_units
@@ -80,8 +82,7 @@ def plan_chain_optimal(buffers: list[Buffer], alignment: int = 16, node_budget: 
 
 
 def _arena(units: list[Unit], offsets: dict[int, int], alignment: int) -> int:
-    end = max((offsets[u.index] + u.size for u in units), default=0)
-    return -(-end // alignment) * alignment
+    return align_up(max((offsets[u.index] + u.size for u in units), default=0), alignment)
 
 
 def _two_ended_search(units: list[Unit], capacity: int, budget: int) -> dict[int, int] | None:

@@ -47,7 +47,7 @@ class ArenaPlan:
 
     @property
     def aligned_lower_bound_bytes(self) -> int:
-        """The bound with each size rounded up to the plan's alignment; no valid plan is smaller."""
+        """The bound with each size rounded up to the plan's alignment: what `is_optimal` compares to."""
         return lower_bound(self.buffers, self.alignment)
 
     @property
@@ -81,11 +81,12 @@ class ArenaPlan:
         symbols = _symbols(len(self.buffers))
         lines = [f"arena plan ({self.algorithm}): {self.arena_bytes:,} bytes, alignment {self.alignment}"]
         bound = self.aligned_lower_bound_bytes
+        unaligned = self.lower_bound_bytes
+        label = f"lower bound {bound:,} bytes" + (f" ({unaligned:,} before alignment)" if unaligned != bound else "")
         if self.is_optimal:
-            lines.append(f"lower bound {bound:,} bytes: the plan is optimal")
+            lines.append(f"{label}: the plan is optimal")
         else:
-            extra = self.arena_bytes - bound
-            lines.append(f"lower bound {bound:,} bytes: the plan is {extra:,} bytes above it")
+            lines.append(f"{label}: the plan is {self.arena_bytes - bound:,} bytes above it")
         lines += [f"note: {n}" for n in self.notes]
 
         name_w = max([4] + [len(b.name) for b in self.buffers])
@@ -100,8 +101,10 @@ class ArenaPlan:
         if not self.buffers or self.arena_bytes == 0:
             return "\n".join(lines)
 
+        width = min(width, self.arena_bytes)  # no column narrower than a byte
         cell = self.arena_bytes / width
-        lines.append(f"step map (one column = {cell:,.0f} bytes, '.' = free):")
+        per_column = f"{cell:,.1f}".rstrip("0").rstrip(".")
+        lines.append(f"step map (bytes per column: {per_column}; '.' = free):")
         sym_of = dict(zip((b.name for b in self.buffers), symbols))
         first = min(b.first for b in self.buffers)
         last = max(b.last for b in self.buffers)

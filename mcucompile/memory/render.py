@@ -26,7 +26,10 @@ def render_png(plan: ArenaPlan, path, title: str | None = None) -> None:
         off = plan.offsets[b.name]
         width = b.last + 1 - b.first  # a buffer holds its bytes through the whole of its last step
         ax.add_patch(
-            Rectangle((b.first, off), width, b.size, facecolor=colours[i % 10], edgecolor="black", linewidth=0.5, alpha=0.8)
+            Rectangle(
+                (b.first, off), width, b.size,
+                facecolor=colours[i % 10], edgecolor="black", linewidth=0.5, alpha=0.8,
+            )
         )
         # Label only boxes tall enough to read; narrow ones get the text turned upright.
         if b.size / top >= 0.06:
@@ -44,6 +47,6 @@ def render_png(plan: ArenaPlan, path, title: str | None = None) -> None:
     ax.set_xlabel("step (layer)")
     ax.set_ylabel("arena offset (bytes)")
     ax.set_title(title or f"{plan.algorithm}: {plan.arena_bytes:,} bytes")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)  # outside: boxes reach the top
     fig.tight_layout()
     fig.savefig(path, dpi=110)
