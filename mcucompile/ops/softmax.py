@@ -6,7 +6,7 @@ int8 arithmetic, per row, with d = x - max(row) <= 0:
     in) to a Q5.26 number, exponentiated in fixed point (Q0.31) and summed in Q12.19;
   * 1 / sum comes from Newton-Raphson on the sum normalised to [1, 2), and each output is
     exp * (1 / sum) rounded to the fixed output scale 1/256 with zero point -128.
-The C twin is runtime_c/ref/mcu_softmax_s8_ref.c.
+The C twin is runtime_c/ref/mcu_softmax_s8_ref.c; the graph op that calls this is softmax_layer.py.
 """
 from __future__ import annotations
 
@@ -19,21 +19,10 @@ from ..quant.fixedpoint import (count_leading_zeros_u32, exp_on_negative_values_
                                 quantize_multiplier_greater_than_one, rounding_divide_by_pot,
                                 saturating_rounding_doubling_high_mul, wrap_int32)
 
-OP = "softmax"
-
 # Integer bits of the exp() input (Q5.26) and of the sum of exponentials (Q12.19), as in TFLite.
 SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12
 OUTPUT_ZERO_POINT = -128  # output scale is 1/256
-
-
-def output_shape(node, graph) -> tuple[int, ...]:
-    return tuple(graph.tensor(node.inputs[0]).shape)
-
-
-def macs(node, graph) -> int:
-    """No multiply-accumulates in the convolution sense; the cost is a few dozen ops per element."""
-    return 0
 
 
 def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int]:
@@ -84,15 +73,3 @@ def softmax_s8(x: np.ndarray, input_multiplier: int, input_left_shift: int, diff
     out = np.where(kept, out, OUTPUT_ZERO_POINT)
     return np.clip(out, -128, 127).astype(np.int8)
 
-
-def run_float(node, graph, inputs):
-    x = inputs[0].astype(np.float64) * node.attrs.get("beta", 1.0)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def run_int8(node, graph, inputs):
-    x = inputs[0]
-    a = node.attrs
-    y = softmax_s8(x.reshape(-1, x.shape[-1]), a["input_multiplier"], a["input_left_shift"], a["diff_min"])
-    return y.reshape(x.shape)

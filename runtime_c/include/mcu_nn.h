@@ -12,6 +12,9 @@
  * ahead of time, so the kernels run blindly; the ranges below are the contract it enforces.
  * Calling a kernel outside them is undefined.
  *
+ * Aliasing: an output must not overlap any input, except that mcu_softmax_s8_ref may run in
+ * place (output == input). In particular the reference depthwise kernel is not in-place safe.
+ *
  * Requantization (conv, depthwise, pointwise, fully connected), per output channel c:
  *     acc = bias[c] + sum((x + input_offset) * w)    padded taps add nothing
  *     out = clamp(mcu_requantize(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max)

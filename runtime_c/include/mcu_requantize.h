@@ -77,4 +77,24 @@ static inline int8_t mcu_clamp_s8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)v;
 }
 
+/*
+ * The whole output stage of conv, depthwise, pointwise and fully connected layers:
+ * clamp(mcu_requantize(acc) + output_offset, act_min, act_max) as an int8.
+ * The requantized value is first limited to [-256, 255]: that changes no result (the offset is
+ * in [-128, 127] and the clamp inside int8) but keeps the addition from overflowing int32 when
+ * an extreme accumulator requantizes to near INT32_MIN or INT32_MAX.
+ */
+static inline int8_t mcu_requantize_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
+                                       int32_t act_min, int32_t act_max)
+{
+    int32_t v = mcu_requantize(acc, multiplier, shift);
+    if (v < -256) {
+        v = -256;
+    }
+    if (v > 255) {
+        v = 255;
+    }
+    return mcu_clamp_s8(v + output_offset, act_min, act_max);
+}
+
 #endif /* MCU_REQUANTIZE_H */

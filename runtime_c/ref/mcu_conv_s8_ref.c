@@ -44,8 +44,8 @@ void mcu_conv_s8_ref(const mcu_conv_params *p, const mcu_channel_quant *q, mcu_s
                 if (bias != NULL) {
                     acc = mcu_add_wrap(acc, bias[oc]);
                 }
-                acc = mcu_requantize(acc, q->multiplier[oc], q->shift[oc]) + p->io.output_offset;
-                *output++ = mcu_clamp_s8(acc, p->io.act_min, p->io.act_max);
+                *output++ = mcu_requantize_s8(acc, q->multiplier[oc], q->shift[oc], p->io.output_offset,
+                                              p->io.act_min, p->io.act_max);
             }
         }
     }

@@ -37,8 +37,8 @@ void mcu_dwconv_s8_ref(const mcu_conv_params *p, const mcu_channel_quant *q, mcu
                 if (bias != NULL) {
                     acc = mcu_add_wrap(acc, bias[c]);
                 }
-                acc = mcu_requantize(acc, q->multiplier[c], q->shift[c]) + p->io.output_offset;
-                *output++ = mcu_clamp_s8(acc, p->io.act_min, p->io.act_max);
+                *output++ = mcu_requantize_s8(acc, q->multiplier[c], q->shift[c], p->io.output_offset,
+                                              p->io.act_min, p->io.act_max);
             }
         }
     }

@@ -21,7 +21,6 @@ void mcu_fc_s8_ref(const mcu_quant_io *io, const mcu_channel_quant *q, int32_t i
         if (bias != NULL) {
             acc = mcu_add_wrap(acc, bias[o]);
         }
-        acc = mcu_requantize(acc, q->multiplier[o], q->shift[o]) + io->output_offset;
-        output[o] = mcu_clamp_s8(acc, io->act_min, io->act_max);
+        output[o] = mcu_requantize_s8(acc, q->multiplier[o], q->shift[o], io->output_offset, io->act_min, io->act_max);
     }
 }

@@ -1,0 +1,111 @@
+"""Where a firmware's bytes go on a board, and whether they fit, before anything is compiled.
+
+Placement: the weights live in the board's code region (flash) and the arena in its RAM region,
+unless the user names another region (`--weights-in`, `--arena-in`). The stack, .data/.bss and
+the harness's I/O buffers always stay in the RAM region.
+
+The estimate charges each region with
+  code region:  the weights (if there) + code, estimated as a fixed part (startup, main, the
+                semihosting and float helpers from newlib) plus a part per kernel and per layer;
+  RAM region:   the arena (if there) + the stack + the input and output buffers of main.c +
+                a small fixed part for the rest of .data/.bss (per-layer profile counters);
+  other region: the weights and/or the arena placed there.
+The code constants are measured figures of the reference kernels at -O2 (arm-none-eabi-gcc 12),
+rounded up; after linking, toolchain.memory_use reports the real bytes, and the linker itself
+refuses an image that overflows a region.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..errors import DoesNotFit, McuCompileError
+
+DEFAULT_STACK_BYTES = 8 * 1024
+
+# Measured on the 29-layer MobileNetV1 (cortex-m7, -O2 -g): text of startup + main + newlib
+# pieces ~3.5 KiB, reference kernels 0.2-1.2 KiB each, ~150 bytes of call and parameters per layer.
+CODE_FIXED_BYTES = 6 * 1024
+CODE_PER_KERNEL_BYTES = 1536
+CODE_PER_LAYER_BYTES = 192
+DATA_FIXED_BYTES = 512
+DATA_PER_LAYER_BYTES = 16  # one 64-bit profile counter per layer, and slack
+
+
+@dataclass(frozen=True)
+class Placement:
+    code: str  # region names, upper case, as in the linker script
+    ram: str
+    weights: str
+    arena: str
+    stack_bytes: int = DEFAULT_STACK_BYTES
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def place(board, weights_in: str | None = None, arena_in: str | None = None,
+          stack_bytes: int = DEFAULT_STACK_BYTES) -> Placement:
+    """The regions a build uses; refuses a region that cannot hold what is asked of it."""
+    weights = board.region(weights_in).name if weights_in else board.code
+    arena = board.region(arena_in).name if arena_in else board.ram
+    region = board.region(weights)
+    if not region.persistent:
+        keep = ", ".join(r.name.lower() for r in board.regions if r.persistent)
+        raise McuCompileError(f"board {board.name}: region {weights.lower()} loses its contents without power, "
+                              f"so it cannot hold the weights; regions that can: {keep}")
+    if not board.region(arena).writable:
+        keep = ", ".join(r.name.lower() for r in board.regions if r.writable)
+        raise McuCompileError(f"board {board.name}: region {arena.lower()} is read-only, so it cannot hold the arena; "
+                              f"regions that can: {keep}")
+    if stack_bytes < 1024 or stack_bytes % 8:
+        raise McuCompileError(f"stack of {stack_bytes} bytes: give a multiple of 8, at least 1024")
+    return Placement(code=board.code, ram=board.ram, weights=weights, arena=arena, stack_bytes=stack_bytes)
+
+
+def estimate(program, board, placement: Placement) -> dict:
+    """Bytes per region, itemized: {region: {"length": n, "parts": {what: bytes}, "used": n}}."""
+    inp, out = program.input_tensor, program.output_tensor
+    regions: dict[str, dict[str, int]] = {r.name: {} for r in board.regions}
+    code = CODE_FIXED_BYTES + CODE_PER_KERNEL_BYTES * len(program.kernels) + CODE_PER_LAYER_BYTES * len(program.layers)
+    regions[placement.code]["code (estimate)"] = code
+    regions[placement.weights]["weights"] = program.weights_bytes
+    if program.arena_bytes:
+        regions[placement.arena]["arena"] = program.arena_bytes
+    regions[placement.ram]["stack"] = placement.stack_bytes
+    regions[placement.ram]["I/O buffers"] = inp.size + out.size
+    regions[placement.ram]["other data (estimate)"] = DATA_FIXED_BYTES + DATA_PER_LAYER_BYTES * len(program.layers)
+    result = {}
+    for r in board.regions:
+        parts = regions[r.name]
+        if parts:
+            result[r.name] = {"length": r.length, "used": sum(parts.values()), "parts": parts}
+    return result
+
+
+def _alternatives(board, placement: Placement, overflowing: set[str]) -> str:
+    hints = []
+    if placement.weights in overflowing or placement.code in overflowing:
+        spots = [r.name.lower() for r in board.regions if r.persistent and r.name != placement.weights]
+        if spots:
+            hints.append(f"--weights-in {'|'.join(spots)}")
+    if placement.ram in overflowing or placement.arena in overflowing:
+        spots = [r.name.lower() for r in board.regions if r.writable and r.name not in (placement.arena, board.code)]
+        if spots:
+            hints.append(f"--arena-in {'|'.join(spots)}")
+    if hints:
+        return "; move them with " + " or ".join(hints)
+    return f"; {board.name} has no other memory to move them to"
+
+
+def check_fit(program, board, placement: Placement) -> dict:
+    """The estimate, or DoesNotFit naming every region that overflows with its itemized bytes."""
+    usage = estimate(program, board, placement)
+    over = {name: u for name, u in usage.items() if u["used"] > u["length"]}
+    if over:
+        parts = []
+        for name, u in over.items():
+            items = " + ".join(f"{what} {n:,}" for what, n in u["parts"].items())
+            parts.append(f"{name} needs {u['used']:,} bytes ({items}) but has {u['length']:,}")
+        raise DoesNotFit(f"model '{program.name}' does not fit {board.name}: " + "; ".join(parts)
+                         + _alternatives(board, placement, set(over)))
+    return usage
