@@ -11,9 +11,9 @@ import numpy as np
 
 from ..errors import ShapeError, UnsupportedOp
 from ..ir import Graph
-from ..memory import plan_arena
-from ..memory.buffers import Buffer
+from ..memory.assign import MemoryLayout, assign_memory, scratch_name
 from ..ops import OPS
+from ..ops.depthwise_inplace import inplace_scratch_bytes
 from .env import c_ident
 
 # Largest reduction a kernel's int32 accumulator takes without overflow: taps * 255 * 128 < 2^31.
@@ -42,18 +42,36 @@ class Layer:
     macs: int
     params: dict = field(default_factory=dict)
     arrays: list[CArray] = field(default_factory=list)
+    scratch: int = 0  # bytes of scratch the kernel needs
+    inplace_kernel: str | None = None  # a variant that writes the output over the input, if any
+    inplace_scratch: int = 0  # bytes of scratch that variant needs
+    scratch_location: str = "NULL"  # C expression, set once memory is planned
 
 
 @dataclass
 class Program:
     name: str
     layers: list[Layer]
-    locations: dict[str, str]  # tensor name -> C expression of its first byte
-    arena_bytes: int
-    plan: object  # memory.ArenaPlan or None when nothing lives in the arena
+    memory: MemoryLayout
     input_tensor: object
     output_tensor: object
     graph: Graph
+    graph_input: str = ""  # the tensor whose bytes are the model's input (after reshape aliases)
+    graph_output: str = ""
+    io_in_arena: bool = False
+
+    @property
+    def locations(self) -> dict[str, str]:
+        """Tensor name -> C expression of its first byte."""
+        return self.memory.locations
+
+    @property
+    def plan(self):
+        return self.memory.plan
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.memory.arena_bytes
 
     @property
     def arrays(self) -> list[CArray]:
@@ -105,7 +123,7 @@ def _layer_arrays(prefix: str, node, graph) -> tuple[list[CArray], dict]:
     return arrays, refs
 
 
-def lower(graph: Graph, alignment: int = 16) -> Program:
+def lower(graph: Graph, alignment: int = 16, io_in_arena: bool = False, allow_inplace: bool = True) -> Program:
     assert graph.quantized
     layers: list[Layer] = []
     aliases: dict[str, str] = {}  # tensor -> tensor whose bytes it is (reshape)
@@ -136,6 +154,9 @@ def lower(graph: Graph, alignment: int = 16) -> Program:
             else:
                 kh, kw, cin = graph.tensor(node.inputs[1]).shape
                 kernel, variant, what = "mcu_dwconv_s8_ref", "reference", "depthwise conv"
+                base["inplace_kernel"] = "mcu_dwconv_s8_inplace_ref"
+                base["inplace_scratch"] = inplace_scratch_bytes(
+                    x.shape[1:3], y.shape[1:3], cin, kh, node.attrs["strides"][0], node.attrs["pads"][0])
             if kh * kw * cin > MAX_REDUCTION:
                 raise ShapeError(f"node '{node.name}': reduction of {kh}x{kw}x{cin} taps overflows the int32 accumulator")
             _check_conv_geometry(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
@@ -179,24 +200,14 @@ def lower(graph: Graph, alignment: int = 16) -> Program:
     if graph_in == graph_out:
         raise UnsupportedOp("the model's output is its input")
 
-    # The caller's input and output buffers are used in place; everything else lives in the arena.
-    last_use: dict[str, int] = {}
-    first_use: dict[str, int] = {}
+    sizes = {t.name: t.nbytes for t in graph.tensors.values() if not t.is_constant}
+    memory = assign_memory(layers, graph_in, graph_out, sizes, alignment, io_in_arena=io_in_arena,
+                           allow_inplace=allow_inplace)
     for layer in layers:
-        first_use.setdefault(layer.output, layer.index)
-        last_use[layer.input] = layer.index
-    buffers = []
-    for name, first in first_use.items():
-        if name in (graph_in, graph_out):
-            continue
-        size = graph.tensor(name).nbytes
-        buffers.append(Buffer(name, size, first, max(last_use.get(name, first), first)))
-    plan = plan_arena(buffers, alignment=alignment) if buffers else None
-    locations = {graph_in: "input", graph_out: "output"}
-    if plan is not None:
-        for name, offset in plan.offsets.items():
-            locations[name] = f"(arena + {offset})"
-    return Program(name=c_ident(graph.name), layers=layers, locations=locations,
-                   arena_bytes=plan.arena_bytes if plan else 0, plan=plan,
+        if layer.index in memory.inplace:
+            layer.kernel, layer.variant = layer.inplace_kernel, "reference, in place: output over input"
+        if memory.plan and scratch_name(layer) in memory.plan.offsets:
+            layer.scratch_location = f"(arena + {memory.plan.offsets[scratch_name(layer)]})"
+    return Program(name=c_ident(graph.name), layers=layers, memory=memory,
                    input_tensor=graph.tensor(graph.inputs[0]), output_tensor=graph.tensor(graph.outputs[0]),
-                   graph=graph)
+                   graph=graph, graph_input=graph_in, graph_output=graph_out, io_in_arena=io_in_arena)

@@ -6,9 +6,7 @@ from ..codegen.lower import Program
 
 def _location(program: Program, tensor: str):
     loc = program.locations[tensor]
-    if loc in ("input", "output"):
-        return loc
-    return program.plan.offsets[tensor]
+    return loc if loc in ("input", "output") else program.plan.offsets[tensor]
 
 
 def build_report(program: Program, target) -> dict:
@@ -22,6 +20,11 @@ def build_report(program: Program, target) -> dict:
         "params": int(sum(a.data.size for a in program.arrays if a.name.endswith(("_weights", "_bias")))),
         "weights_bytes": program.weights_bytes,
         "arena_bytes": program.arena_bytes,
+        "arena_lower_bound_bytes": program.memory.lower_bound_bytes,
+        "tensor_arena_bytes": program.memory.tensor_arena_bytes,
+        "scratch_bytes": program.memory.scratch_bytes,
+        "io_in_arena": program.io_in_arena,
+        "inplace_layers": sorted(program.memory.inplace),
         "input": {"name": graph.inputs[0], "shape_nhwc": list(inp.shape), "model_shape": graph.meta["input_shape"],
                   "model_layout": graph.meta["input_layout"], "scale": inp.qparams.scalar_scale,
                   "zero_point": inp.qparams.scalar_zero_point},

@@ -13,7 +13,8 @@
  * Calling a kernel outside them is undefined.
  *
  * Aliasing: an output must not overlap any input, except that mcu_softmax_s8_ref may run in
- * place (output == input). In particular the reference depthwise kernel is not in-place safe.
+ * place (output == input). In particular the reference depthwise kernel is not in-place safe;
+ * mcu_dwconv_s8_inplace_ref is its in-place twin. Scratch buffers overlap nothing else.
  *
  * Requantization (conv, depthwise, pointwise, fully connected), per output channel c:
  *     acc = bias[c] + sum((x + input_offset) * w)    padded taps add nothing
@@ -93,6 +94,26 @@ void mcu_conv_s8_ref(const mcu_conv_params *p, const mcu_channel_quant *q, mcu_s
  */
 void mcu_dwconv_s8_ref(const mcu_conv_params *p, const mcu_channel_quant *q, mcu_shape in_shape, const int8_t *input,
                        mcu_shape out_shape, const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/*
+ * Depthwise convolution in place: the same numbers as mcu_dwconv_s8_ref, byte for byte, but the
+ * output overwrites its own input. buffer holds the input [in_shape.h][in_shape.w][c] on entry and
+ * the output [out_shape.h][out_shape.w][c] on return, both from buffer[0]; it is
+ * max(in_shape.h * in_shape.w, out_shape.h * out_shape.w) * c bytes long, and bytes past the
+ * output hold unspecified values on return. filter, bias and q as for mcu_dwconv_s8_ref.
+ * scratch holds mcu_dwconv_s8_inplace_scratch_bytes() bytes (any alignment, overlapping nothing):
+ * a ring of output rows, out_shape.w * c bytes each, that holds each row until no later row reads
+ * the input bytes under its place (see runtime_c/ref/mcu_dwconv_s8_inplace_ref.c). With an output
+ * no wider than the input, the ring is 1 row if pad_top < stride_h (any unpadded layer; a 3x3
+ * layer at stride 2) and at most 2 rows if pad_top == stride_h (a 3x3 "same" layer at stride 1);
+ * it never exceeds out_shape.h rows.
+ */
+void mcu_dwconv_s8_inplace_ref(const mcu_conv_params *p, const mcu_channel_quant *q, mcu_shape in_shape,
+                               int8_t *buffer, mcu_shape out_shape, const int8_t *filter, const int32_t *bias,
+                               int8_t *scratch);
+
+/* Scratch bytes mcu_dwconv_s8_inplace_ref needs; reads p->stride_h and p->pad_top only. */
+int32_t mcu_dwconv_s8_inplace_scratch_bytes(mcu_shape in_shape, mcu_shape out_shape, const mcu_conv_params *p);
 
 /*
  * Pointwise (1x1, stride 1, no padding) convolution: filter [out_c][in_c]; bias [out_c] or NULL.
