@@ -1,17 +1,46 @@
-"""`mcucompile build`: ONNX -> quantized graph -> Program -> project folder."""
+"""`mcucompile build`: ONNX -> quantized graph -> Program -> project folder (-> firmware image)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from .codegen.lower import lower
 from .compiler import compile_graph
+from .ir import Graph
+from .project.fit import DEFAULT_STACK_BYTES, Placement, place
 from .project.writer import write_project
-from .targets import get_target
+from .targets import Board, Target, resolve
+from .toolchain import ARM_GCC, have
 
 
-def build_project(model, target_name: str, out_dir: Path, name: str = "model", calib=None, observer="minmax",
-                  mean=0.5, std=0.5, log=None) -> dict:
-    target = get_target(target_name)
+def build_project(model, target_name: str | None, out_dir: Path, name: str = "model", calib=None, observer="minmax",
+                  mean=0.5, std=0.5, log=None, board: str | None = None, weights_in: str | None = None,
+                  arena_in: str | None = None, stack_bytes: int = DEFAULT_STACK_BYTES,
+                  compile_firmware: bool | None = None, io_in_arena: bool = False) -> dict:
+    """Compile MODEL into a project in OUT_DIR and return its report.
+
+    target_name/board: see targets.resolve (a board alone implies its CPU). weights_in/arena_in
+    name board regions (see fit.place). compile_firmware: None builds the firmware when
+    arm-none-eabi-gcc is on PATH (and records the linked sizes), True requires it, False skips it.
+    """
+    target, board_ = resolve(target_name, board)
+    # Placement options are checked before the (slower) compilation.
+    placement = place(board_, weights_in, arena_in, stack_bytes)
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, name=name, log=log)
-    program = lower(graph, alignment=target.alignment)
-    return write_project(program, out_dir, target)
+    return build_from_graph(graph, target, Path(out_dir), board_, placement, compile_firmware=compile_firmware,
+                            io_in_arena=io_in_arena, log=log)
+
+
+def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board | None = None,
+                     placement: Placement | None = None, compile_firmware: bool | None = None,
+                     io_in_arena: bool = False, log=None) -> dict:
+    program = lower(graph, alignment=target.alignment, io_in_arena=io_in_arena)
+    report = write_project(program, Path(out_dir), target, board, placement)
+    if target.kind != "mcu" or compile_firmware is False:
+        return report
+    if compile_firmware is None and not have(ARM_GCC):
+        if log:
+            log(f"{ARM_GCC} is not on PATH: {out_dir} written but not compiled")
+        return report
+    from .runner import build_firmware
+
+    return build_firmware(Path(out_dir))

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import __version__
 from .errors import McuCompileError
+from .project.fit import DEFAULT_STACK_BYTES
 
 
 def _clean_errors(fn):
@@ -53,9 +54,42 @@ def main():
     """Compile a trained MobileNetV1 (ONNX) into small, fast, bit-exact int8 C."""
 
 
+target_option = click.option("--target", default=None, metavar="NAME",
+                              help="host (default), cortex-m4, cortex-m7, cortex-m33 or cortex-m55.")
+board_option = click.option("--board", default=None, metavar="NAME",
+                            help="Board whose memory map the firmware is linked for; default: the target's QEMU board "
+                                 "(mps2-an386/an500/an505, mps3-an547). Real boards: stm32h743, stm32f746, stm32l4r5, "
+                                 "nrf52840. A board alone implies its target.")
+weights_in_option = click.option("--weights-in", default=None, metavar="REGION",
+                                 help="Board memory region for the weights instead of flash (e.g. psram, ddr, qspi).")
+arena_in_option = click.option("--arena-in", default=None, metavar="REGION",
+                               help="Board memory region for the arena instead of the main RAM "
+                                    "(e.g. psram, sdram, dtcm).")
+io_in_arena_option = click.option("--io-in-arena", is_flag=True,
+                                  help="Keep the model's input and output inside its arena (less RAM; the API then "
+                                       "offers <name>_input_buffer()/_output_buffer()).")
+stack_option = click.option("--stack", "stack_bytes", default=DEFAULT_STACK_BYTES, show_default=True, type=int,
+                            help="Firmware stack in bytes (counted in the RAM fit check).")
+
+
+def _describe_fit(report) -> str:
+    if "board" not in report:
+        return ""
+    linked = "memory" in report
+    regions = report["memory"]["regions"] if linked else report["memory_estimate"]
+    parts = ", ".join(f"{name} {u['used']:,}/{u['length']:,}" for name, u in regions.items())
+    return f"; on {report['board']}: {parts} bytes ({'linked' if linked else 'estimate'})"
+
+
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", default="host", show_default=True, help="Target to build for.")
+@target_option
+@board_option
+@weights_in_option
+@arena_in_option
+@stack_option
+@io_in_arena_option
+@click.option("--no-compile", is_flag=True, help="Firmware: write the project without running make.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Project folder to write.")
 @click.option("--name", default="model", show_default=True, help="C name prefix of the generated API.")
 @calib_option
@@ -63,15 +97,20 @@ def main():
 @mean_option
 @std_option
 @_clean_errors
-def build(model, target, out_dir, name, calib, observer, mean, std):
-    """Compile MODEL into a buildable project in OUTPUT."""
+def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, no_compile, out_dir, name, calib,
+          observer, mean, std):
+    """Compile MODEL into a buildable project in OUTPUT (for a Cortex-M target: a firmware project,
+    checked to fit the board, and compiled when arm-none-eabi-gcc is on PATH)."""
     from .build import build_project
 
     report = build_project(model, target, Path(out_dir), name=name, calib=calib, observer=observer,
-                           mean=mean, std=std, log=_log)
+                           mean=mean, std=std, log=_log, board=board, weights_in=weights_in, arena_in=arena_in,
+                           stack_bytes=stack_bytes, compile_firmware=False if no_compile else None,
+                           io_in_arena=io_in_arena)
     click.echo(
         f"{report['model']}: {len(report['layers'])} layers, {report['macs']:,} MACs, "
-        f"{report['weights_bytes']:,} bytes of weights, arena {report['arena_bytes']:,} bytes -> {out_dir}"
+        f"{report['weights_bytes']:,} bytes of weights, arena {report['arena_bytes']:,} bytes"
+        f"{_describe_fit(report)} -> {out_dir}"
     )
 
 
@@ -81,14 +120,62 @@ def build(model, target, out_dir, name, calib, observer, mean, std):
               help=".npy of inputs in the model's own layout ([N, ...] or one sample).")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False), help=".npy to write.")
 @click.option("--raw", is_flag=True, help="Write the int8 output instead of dequantized float.")
+@click.option("--profile", is_flag=True,
+              help="Firmware: write PROJECT/profile.json (executed instructions per layer under QEMU) and print it.")
 @_clean_errors
-def run(project, input_path, output_path, raw):
-    """Build PROJECT (written by `build`) and run it on every input."""
+def run(project, input_path, output_path, raw, profile):
+    """Build PROJECT (written by `build`) and run it on every input: natively for the host, in QEMU
+    for a Cortex-M target."""
     from .runner import run_project
 
-    y = run_project(Path(project), np.load(input_path, allow_pickle=False), raw=raw, what=input_path)
+    result = run_project(Path(project), np.load(input_path, allow_pickle=False), raw=raw, what=input_path,
+                         profile=profile)
+    y, prof = result if profile else (result, None)
     np.save(output_path, y)
+    if prof is not None:
+        import json
+
+        from .qemu import format_profile
+
+        (Path(project) / "profile.json").write_text(json.dumps(prof, indent=2) + "\n")
+        click.echo(format_profile(prof))
+        click.echo(f"profile -> {Path(project) / 'profile.json'}")
     click.echo(f"{len(y)} output(s) -> {output_path}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@target_option
+@board_option
+@weights_in_option
+@arena_in_option
+@stack_option
+@io_in_arena_option
+@click.option("--inputs", "inputs", default="10", show_default=True, metavar="N|PATH",
+              help="N seeded random inputs (uniform in [-1, 1]), or a .npy of inputs in the model's layout.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
+@click.option("--min-cosine", default=0.99, show_default=True, type=float,
+              help="Least mean cosine similarity to the float model that passes (untrained models need less).")
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Keep the project in this folder (default: a temporary one).")
+@calib_option
+@observer_option
+@mean_option
+@std_option
+@_clean_errors
+def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, inputs, seed, min_cosine, out_dir,
+           calib, observer, mean, std):
+    """Build MODEL, run it (in QEMU for a Cortex-M target) and compare: byte for byte with the
+    numpy int8 reference, and with the float model in onnxruntime. Exit 0 on PASS, 1 on FAIL."""
+    from .verify import verify_model
+
+    result = verify_model(model, target, board=board, weights_in=weights_in, arena_in=arena_in,
+                          stack_bytes=stack_bytes, io_in_arena=io_in_arena, inputs=inputs, seed=seed,
+                          min_cosine=min_cosine,
+                          out_dir=Path(out_dir) if out_dir else None, calib=calib, observer=observer, mean=mean,
+                          std=std, log=_log)
+    click.echo(result.summary())
+    sys.exit(0 if result.passed else 1)
 
 
 @main.command()

@@ -1,4 +1,8 @@
-"""`mcucompile run`: build a generated project and run it on inputs in the model's own layout."""
+"""`mcucompile run`: build a generated project and run it on inputs in the model's own layout.
+
+A host project runs natively; a firmware project is built with make and run in QEMU (qemu.py).
+Both take N inputs back to back in one process and return the N outputs.
+"""
 from __future__ import annotations
 
 import json
@@ -10,26 +14,43 @@ import numpy as np
 
 from .errors import McuCompileError
 from .quant.calibration import model_layout_to_nhwc
+from .targets import get_board
+from .toolchain import ARM_GCC, make, memory_use, require
+
+__all__ = ["build_firmware", "make", "read_report", "run_project"]
 
 
 def read_report(project: Path) -> dict:
-    path = project / "report.json"
+    path = Path(project) / "report.json"
     if not path.is_file():
         raise McuCompileError(f"{project}: not a project written by `mcucompile build` (no report.json)")
     return json.loads(path.read_text())
 
 
-def make(project: Path) -> None:
-    result = subprocess.run(["make", "-s", "-C", str(project)], capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise McuCompileError(f"{project}: make failed: {tail[0]}")
+def is_firmware(report: dict) -> bool:
+    return "board" in report
 
 
-def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input") -> np.ndarray:
+def elf_path(project: Path, report: dict) -> Path:
+    return Path(project) / "build" / f"{report['model']}.elf"
+
+
+def build_firmware(project: Path) -> dict:
+    """make the firmware, then record the linked ELF's bytes per region in report.json; return the report."""
+    project = Path(project)
     report = read_report(project)
-    inp, out = report["input"], report["output"]
-    x = model_layout_to_nhwc(x, inp["model_shape"], inp["model_layout"], what)
+    require(ARM_GCC, f"to build the firmware in {project}")
+    make(project)
+    memory = memory_use(elf_path(project, report), get_board(report["board"]))
+    if report.get("memory") != memory:
+        report["memory"] = memory
+        report["flash_bytes"] = memory["flash_bytes"]
+        report["ram_bytes"] = memory["ram_bytes"]
+        (project / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _run_host(project: Path, report: dict, x: np.ndarray) -> np.ndarray:
     make(project)
     with tempfile.TemporaryDirectory() as tmp:
         in_file, out_file = Path(tmp) / "input.bin", Path(tmp) / "output.bin"
@@ -40,7 +61,28 @@ def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "in
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise McuCompileError(f"{project}: the model run failed (exit {result.returncode}): {result.stderr.strip()[:200]}")
-        y = np.frombuffer(out_file.read_bytes(), dtype=np.int8).reshape([len(x)] + out["shape"][1:])
+        return np.frombuffer(out_file.read_bytes(), dtype=np.int8).reshape([len(x)] + report["output"]["shape"][1:])
+
+
+def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input",
+                profile: bool = False) -> np.ndarray | tuple[np.ndarray, dict]:
+    """Outputs in the model's layout (int8 if raw, else dequantized float); with profile=True
+    (firmware only) also the per-layer profile."""
+    project = Path(project)
+    report = read_report(project)
+    inp, out = report["input"], report["output"]
+    x = model_layout_to_nhwc(x, inp["model_shape"], inp["model_layout"], what)
+    prof = None
+    if is_firmware(report):
+        from .qemu import execute
+
+        result = execute(project, x)
+        y, prof = result.outputs, result.profile
+    else:
+        if profile:
+            raise McuCompileError(f"{project}: --profile needs a firmware project (build with --target cortex-m...)")
+        y = _run_host(project, report, x)
     if not raw:
         y = (np.float32(out["scale"]) * (y.astype(np.float32) - np.float32(out["zero_point"]))).astype(np.float32)
-    return y.transpose(0, 3, 1, 2) if out["model_layout"] == "NCHW" else y
+    y = y.transpose(0, 3, 1, 2) if out["model_layout"] == "NCHW" else y
+    return (y, prof) if profile else y

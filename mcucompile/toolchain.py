@@ -26,8 +26,8 @@ def have(tool: str) -> bool:
 def require(tool: str, why: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise McuCompileError(f"{tool} is not on PATH; it is needed {why} "
-                              "(Debian/Ubuntu: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm make)")
+        raise McuCompileError(f"{tool} is not on PATH; it is needed {why} (Debian/Ubuntu: apt-get install "
+                              "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm make)")
     return path
 
 

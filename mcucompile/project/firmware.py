@@ -54,7 +54,9 @@ def render_firmware(program, target, board, placement: Placement, runtime_source
         arena_bytes=program.arena_bytes,
         counter=dict(counter(board), per_tick=f"{per_tick:g}"),
         qemu_command=qemu_base_command(board) if board.is_qemu else [],
+        io_in_arena=program.io_in_arena,
         input_shape=list(program.input_tensor.shape),
+        input_size=program.input_tensor.size,
         output_shape=list(program.output_tensor.shape),
     )
     files = {
