@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .codegen.lower import Program
+from .memory.assign import scratch_name
 from .memory.render import render_png
 
 
@@ -36,5 +37,11 @@ def write_memory_plot(program: Program, path: Path) -> None:
         from .errors import McuCompileError
 
         raise McuCompileError("the model has no intermediate tensors: there is no arena to draw")
-    render_png(program.plan, path, title=f"{program.graph.meta.get('source_name', program.name)}: "
-                                          f"arena {program.arena_bytes:,} bytes")
+    # Boxes are labelled by the layer that writes them: tensor names are too long to fit.
+    labels = {program.graph_input: "input"}
+    for layer in program.layers:
+        labels[layer.output] = f"L{layer.index}"
+        labels[scratch_name(layer)] = f"S{layer.index}"
+    render_png(program.plan, path, labels=labels,
+               title=f"{program.graph.meta.get('source_name', program.name)}: arena {program.arena_bytes:,} bytes "
+                     "(Ln = output of layer n, Sn = its scratch)")

@@ -7,14 +7,14 @@ Channel counts are int(c * alpha) but at least 8, the convention of the TensorFl
 implementation, so alpha 0.25 gives 8, 16, 32, 64, 128, 256.
 
 Untrained models get seeded weights and seeded, non-trivial BatchNorm parameters. Statistics
-drawn independently of the weights say nothing about the activations they normalise, so a
-channel may be always off or always saturated, and the logits come out nearly the same for every
-input (tried: random means, variances and affine parameters on He-initialised weights give
-logits that differ by about 0.05 between inputs and 1 between classes). So each BN layer is
-calibrated on a seeded batch of standard-normal inputs: its running mean and variance are the
-measured pre-BN statistics, perturbed per channel, and its affine weight and bias are drawn per
-channel, which gives per-channel scales as varied as a trained network's. The fully connected
-layer is centred on the measured features so that the logits vary from input to input.
+drawn independently of the weights say nothing about the activations they normalise: tried on
+He-initialised weights, random means, variances and affine parameters keep the layers alive but
+give logits that move by about 0.05 from input to input while the classes sit about 1 apart,
+so every input lands in the same class. So each BN layer is calibrated on a seeded batch of
+standard-normal inputs: its running mean and variance are the measured pre-BN statistics,
+perturbed per channel, and its affine weight and bias are drawn per channel, which gives
+per-channel scales as varied as a trained network's. The fully connected layer is centred on the
+measured features so that the logits vary from input to input.
 
 Export uses the TorchScript exporter at opset 13. By default BatchNorm is folded into the
 convolutions (Conv with bias); keep_batchnorm=True keeps inference-mode BatchNormalization nodes.
@@ -48,9 +48,6 @@ SEPARABLE_BLOCKS = (
     (1024, 2),
     (1024, 1),
 )
-CONV_NAMES = ["stem"] + [
-    f"block{index}.{part}" for index in range(1, len(SEPARABLE_BLOCKS) + 1) for part in ("dw", "pw")
-]
 STEM_CHANNELS = 32
 MIN_CHANNELS = 8
 CALIBRATION_BATCH = 16
@@ -71,7 +68,11 @@ INSTALL_HINT = "pip install 'mcucompile[examples]'"
 
 @dataclasses.dataclass(frozen=True)
 class Layer:
-    """One convolution of the network; kind is "conv" (stem), "dw" (depthwise) or "pw" (pointwise)."""
+    """One convolution of the network.
+
+    kind is "conv" (the stem), "dw" (depthwise) or "pw" (pointwise); name is the module path in
+    build_model ("stem", "block1.dw", ...).
+    """
 
     name: str
     kind: str
@@ -127,7 +128,7 @@ def check_arguments(alpha, resolution, classes, channels, train) -> None:
 
 def build_model(alpha: float, classes: int, channels: int = 3, softmax: bool = False):
     """MobileNetV1 as nested nn.Sequential; the module names become the ONNX node names
-    (/block3/dw/conv/Conv), so the compiled C reads like the paper's table."""
+    (/block3/dw/conv/Conv), so generated C can name its layers after the paper's table."""
     torch = import_torch()
     nn = torch.nn
 
@@ -164,7 +165,7 @@ def build_model(alpha: float, classes: int, channels: int = 3, softmax: bool = F
 def conv_units(model) -> list:
     """The (conv, bn, relu) Sequentials of the model in execution order, named as in
     mobilenet_v1_layers ("stem", "block1.dw", ...)."""
-    return [(name, model.get_submodule(name)) for name in CONV_NAMES]
+    return [(layer.name, model.get_submodule(layer.name)) for layer in mobilenet_v1_layers()]
 
 
 def init_weights(model, generator) -> None:
@@ -192,8 +193,8 @@ def randomise_batchnorm(model, generator, channels: int, resolution: int) -> Non
     Layer by layer, on a seeded batch of standard-normal inputs: running_mean = measured mean +
     N(0, 0.1) * measured std, running_var = (measured std * U(0.8, 1.25))^2, |weight| drawn from
     BN_WEIGHT_RANGE with one channel in eight negated (trained BNs have some negative scales, and
-    folding must keep their sign), bias drawn from BN_BIAS_RANGE. Each ReLU6 then passes about
-    80% of its inputs and clips about 0.2% at 6, in every layer and at every width.
+    folding must keep their sign), bias drawn from BN_BIAS_RANGE. Each ReLU6 then passes 70-85%
+    of its inputs and clips about 0.2% at 6, in every layer, from alpha 0.25 to 1.
 
     Biases stay non-negative on purpose: with BN removing the mean, a mostly-off ReLU amplifies
     small perturbations from layer to layer, and float32 rounding (folded versus unfolded BN) then
@@ -229,7 +230,8 @@ def randomise_batchnorm(model, generator, channels: int, resolution: int) -> Non
         weight = torch.randn(fc.weight.shape, generator=generator)
         weight *= LOGIT_STD / (fc.in_features**0.5 * feature_std)
         fc.weight.copy_(weight)
-        fc.bias.copy_(-weight @ feature_mean + 0.1 * torch.randn(fc.out_features, generator=generator))
+        offset = 0.1 * torch.randn(fc.out_features, generator=generator)
+        fc.bias.copy_(offset - weight @ feature_mean)
 
 
 def activation_ranges(model, x) -> list[tuple[str, float, float, float]]:
@@ -240,18 +242,21 @@ def activation_ranges(model, x) -> list[tuple[str, float, float, float]]:
         h = x
         for name, unit in conv_units(model):
             h = unit(h)
-            rows.append(
-                (name, (h > 0).float().mean().item(), (h >= 6).float().mean().item(), h.std().item())
-            )
+            nonzero = (h > 0).float().mean().item()
+            clipped = (h >= 6).float().mean().item()
+            rows.append((name, nonzero, clipped, h.std().item()))
     return rows
 
 
 @contextlib.contextmanager
-def deterministic_torch(threads: int = 2):
-    """Fixed thread count and deterministic kernels for the duration, restored afterwards.
+def deterministic_torch(threads: int = 1):
+    """A fixed thread count and deterministic kernels for the duration, restored afterwards.
 
-    Float reductions can depend on how work is split between threads, so the thread count is
-    part of what makes a seed reproduce a model byte for byte.
+    Float sums depend on how work is split between threads, so the thread count is part of
+    what makes a seed reproduce a model byte for byte. One thread, not two: these layers are
+    too small to split (alpha 0.25 at 32x32 trains no faster on two cores), and two OpenMP
+    threads that share their cores with other work, such as a second pytest-xdist worker, spin
+    at every barrier and ran 5 to 15 times slower in our measurements.
     """
     torch = import_torch()
     saved_threads = torch.get_num_threads()
@@ -300,7 +305,9 @@ def check_export(path: pathlib.Path, model, x, keep_batchnorm: bool) -> float | 
     onnx.checker.check_model(proto)
     op_types = {node.op_type for node in proto.graph.node}
     if keep_batchnorm and "BatchNormalization" not in op_types:
-        raise McuCompileError(f"{path}: export dropped the BatchNormalization nodes (ops: {sorted(op_types)})")
+        raise McuCompileError(
+            f"{path}: export dropped the BatchNormalization nodes (ops: {sorted(op_types)})"
+        )
     if not keep_batchnorm and "BatchNormalization" in op_types:
         raise McuCompileError(f"{path}: export left BatchNormalization nodes unfolded")
     try:
@@ -376,6 +383,7 @@ def make_example(
             check_inputs = train_on_digits(model, output, seed, summary, log)
         else:
             model = untrained_model(alpha, resolution, classes, channels, softmax, seed)
+            log(f"seed {seed}: BatchNorm calibrated on {CALIBRATION_BATCH} standard-normal inputs")
             summary["normalisation"] = UNTRAINED_INPUTS
             check_inputs = torch.randn(
                 8, channels, resolution, resolution, generator=torch.Generator().manual_seed(seed)
@@ -384,14 +392,20 @@ def make_example(
         model.eval()
         dummy = torch.zeros(1, channels, resolution, resolution)
         export_onnx(model, output, dummy, keep_batchnorm)
-        summary["onnxruntime_max_abs_diff"] = check_export(output, model, check_inputs, keep_batchnorm)
+        difference = check_export(output, model, check_inputs, keep_batchnorm)
+        summary["onnxruntime_max_abs_diff"] = difference
     summary["ops"] = sorted({node.op_type for node in onnx.load(str(output)).graph.node})
     log(f"wrote {output} ({summary['params']} weights; ops {', '.join(summary['ops'])})")
     return summary
 
 
 def untrained_model(
-    alpha: float, resolution: int, classes: int, channels: int = 3, softmax: bool = False, seed: int = 0
+    alpha: float,
+    resolution: int,
+    classes: int,
+    channels: int = 3,
+    softmax: bool = False,
+    seed: int = 0,
 ):
     """The eval-mode model that make_example exports when it does not train: a function of
     its arguments alone, so tests can rebuild it and compare with the file."""

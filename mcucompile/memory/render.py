@@ -9,7 +9,8 @@ from __future__ import annotations
 from .plan import ArenaPlan
 
 
-def render_png(plan: ArenaPlan, path, title: str | None = None) -> None:
+def render_png(plan: ArenaPlan, path, title: str | None = None, labels: dict[str, str] | None = None) -> None:
+    """Draw the plan; `labels` maps buffer names to the short text shown in their boxes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
@@ -35,7 +36,7 @@ def render_png(plan: ArenaPlan, path, title: str | None = None) -> None:
         if b.size / top >= 0.06:
             upright = width < 2 and b.size / top >= 0.15
             ax.text(
-                b.first + width / 2, off + b.size / 2, b.name, ha="center", va="center",
+                b.first + width / 2, off + b.size / 2, (labels or {}).get(b.name, b.name), ha="center", va="center",
                 fontsize=6, rotation=90 if upright else 0, clip_on=True,
             )
 

@@ -6,6 +6,7 @@ says where every byte goes on the board (fit.estimate), checked before anything 
 """
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from ..codegen.emit import render_model
 from ..codegen.env import make_env
 from ..codegen.lower import Program
 from ..resources import runtime_dir
+from ..inspect import memory_summary, write_memory_plot
 from .firmware import FIRMWARE_DIR, render_firmware
 from .fit import Placement, check_fit, place
 from .report import build_report
@@ -75,4 +77,15 @@ def write_project(program: Program, out_dir: Path, target, board=None, placement
         report["placement"] = placement.to_dict()
         report["memory_estimate"] = usage
     _write(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    _write_human_report(program, report, out_dir, env)
     return report
+
+
+def _write_human_report(program: Program, report: dict, out_dir: Path, env) -> None:
+    """report.html, with the arena plan drawn (also kept as memory_plan.png)."""
+    plot = ""
+    if program.plan is not None:
+        write_memory_plot(program, out_dir / "memory_plan.png")
+        plot = base64.b64encode((out_dir / "memory_plan.png").read_bytes()).decode()
+    html = env.get_template("report.html.j2").render(r=report, memory_summary=memory_summary(program), plot=plot)
+    _write(out_dir / "report.html", html)
