@@ -15,25 +15,26 @@ from .toolchain import ARM_GCC, have
 def build_project(model, target_name: str | None, out_dir: Path, name: str = "model", calib=None, observer="minmax",
                   mean=0.5, std=0.5, log=None, board: str | None = None, weights_in: str | None = None,
                   arena_in: str | None = None, stack_bytes: int = DEFAULT_STACK_BYTES,
-                  compile_firmware: bool | None = None, io_in_arena: bool = False) -> dict:
+                  compile_firmware: bool | None = None, io_in_arena: bool = False, kernels: str = "auto") -> dict:
     """Compile MODEL into a project in OUT_DIR and return its report.
 
     target_name/board: see targets.resolve (a board alone implies its CPU). weights_in/arena_in
     name board regions (see fit.place). compile_firmware: None builds the firmware when
     arm-none-eabi-gcc is on PATH (and records the linked sizes), True requires it, False skips it.
+    kernels: "auto" (the best variant the target allows) or "ref" (the portable reference everywhere).
     """
     target, board_ = resolve(target_name, board)
     # Placement options are checked before the (slower) compilation.
     placement = place(board_, weights_in, arena_in, stack_bytes)
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, name=name, log=log)
     return build_from_graph(graph, target, Path(out_dir), board_, placement, compile_firmware=compile_firmware,
-                            io_in_arena=io_in_arena, log=log)
+                            io_in_arena=io_in_arena, kernels=kernels, log=log)
 
 
 def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board | None = None,
                      placement: Placement | None = None, compile_firmware: bool | None = None,
-                     io_in_arena: bool = False, log=None) -> dict:
-    program = lower(graph, alignment=target.alignment, io_in_arena=io_in_arena)
+                     io_in_arena: bool = False, kernels: str = "auto", log=None) -> dict:
+    program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels)
     report = write_project(program, Path(out_dir), target, board, placement)
     if target.kind != "mcu" or compile_firmware is False:
         return report

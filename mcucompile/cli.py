@@ -68,6 +68,9 @@ arena_in_option = click.option("--arena-in", default=None, metavar="REGION",
 io_in_arena_option = click.option("--io-in-arena", is_flag=True,
                                   help="Keep the model's input and output inside its arena (less RAM; the API then "
                                        "offers <name>_input_buffer()/_output_buffer()).")
+kernels_option = click.option("--kernels", default="auto", show_default=True, metavar="SET",
+                               help="Kernel set: 'auto' (the fastest variant the target's ISA allows) or 'ref' "
+                                    "(the portable C reference everywhere).")
 stack_option = click.option("--stack", "stack_bytes", default=DEFAULT_STACK_BYTES, show_default=True, type=int,
                             help="Firmware stack in bytes (counted in the RAM fit check).")
 
@@ -89,6 +92,7 @@ def _describe_fit(report) -> str:
 @arena_in_option
 @stack_option
 @io_in_arena_option
+@kernels_option
 @click.option("--no-compile", is_flag=True, help="Firmware: write the project without running make.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Project folder to write.")
 @click.option("--name", default="model", show_default=True, help="C name prefix of the generated API.")
@@ -97,8 +101,8 @@ def _describe_fit(report) -> str:
 @mean_option
 @std_option
 @_clean_errors
-def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, no_compile, out_dir, name, calib,
-          observer, mean, std):
+def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, no_compile, out_dir, name,
+          calib, observer, mean, std):
     """Compile MODEL into a buildable project in OUTPUT (for a Cortex-M target: a firmware project,
     checked to fit the board, and compiled when arm-none-eabi-gcc is on PATH)."""
     from .build import build_project
@@ -106,7 +110,7 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
     report = build_project(model, target, Path(out_dir), name=name, calib=calib, observer=observer,
                            mean=mean, std=std, log=_log, board=board, weights_in=weights_in, arena_in=arena_in,
                            stack_bytes=stack_bytes, compile_firmware=False if no_compile else None,
-                           io_in_arena=io_in_arena)
+                           io_in_arena=io_in_arena, kernels=kernels)
     click.echo(
         f"{report['model']}: {len(report['layers'])} layers, {report['macs']:,} MACs, "
         f"{report['weights_bytes']:,} bytes of weights, arena {report['arena_bytes']:,} bytes"
@@ -155,6 +159,7 @@ def run(project, input_path, output_path, raw, profile):
 @arena_in_option
 @stack_option
 @io_in_arena_option
+@kernels_option
 @click.option("--inputs", "inputs", default="10", show_default=True, metavar="N|PATH",
               help="N seeded random inputs (uniform in [-1, 1]), or a .npy of inputs in the model's layout.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
@@ -167,14 +172,14 @@ def run(project, input_path, output_path, raw, profile):
 @mean_option
 @std_option
 @_clean_errors
-def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, inputs, seed, min_cosine, out_dir,
-           calib, observer, mean, std):
+def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, inputs, seed, min_cosine,
+           out_dir, calib, observer, mean, std):
     """Build MODEL, run it (in QEMU for a Cortex-M target) and compare: byte for byte with the
     numpy int8 reference, and with the float model in onnxruntime. Exit 0 on PASS, 1 on FAIL."""
     from .verify import verify_model
 
     result = verify_model(model, target, board=board, weights_in=weights_in, arena_in=arena_in,
-                          stack_bytes=stack_bytes, io_in_arena=io_in_arena, inputs=inputs, seed=seed,
+                          stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, inputs=inputs, seed=seed,
                           min_cosine=min_cosine,
                           out_dir=Path(out_dir) if out_dir else None, calib=calib, observer=observer, mean=mean,
                           std=std, log=_log)
@@ -202,7 +207,7 @@ def inspect(model, target, io_in_arena, memory_plot, calib, observer, mean, std)
 
     target_, _ = resolve(target, None)
     graph = compile_graph(model, calib=calib or "random", observer=observer, mean=mean, std=std, log=_log)
-    program = lower(graph, alignment=target_.alignment, io_in_arena=io_in_arena)
+    program = lower(graph, target=target_, io_in_arena=io_in_arena)
     click.echo(describe(program))
     if memory_plot:
         write_memory_plot(program, Path(memory_plot))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .codegen.lower import Program
+from .codegen.program import Program
 from .memory.assign import scratch_name
 from .memory.render import render_png
 

@@ -120,7 +120,7 @@ def compare(y_int8: np.ndarray, y_ref: np.ndarray, y_float: np.ndarray, scale: f
 def verify_model(model, target_name: str | None = "cortex-m7", board: str | None = None, inputs="10", seed: int = 0,
                  min_cosine: float = DEFAULT_MIN_COSINE, out_dir: Path | None = None, calib=None, observer="minmax",
                  mean=0.5, std=0.5, weights_in=None, arena_in=None, stack_bytes=DEFAULT_STACK_BYTES,
-                 io_in_arena: bool = False, log=None) -> VerifyResult:
+                 io_in_arena: bool = False, kernels: str = "auto", log=None) -> VerifyResult:
     target, board_ = resolve(target_name, board)
     placement = place(board_, weights_in, arena_in, stack_bytes)
     if target.kind == "mcu" and not board_.is_qemu:
@@ -133,7 +133,7 @@ def verify_model(model, target_name: str | None = "cortex-m7", board: str | None
     with tempfile.TemporaryDirectory(prefix="mcucompile-verify-") as tmp:
         project = Path(out_dir) if out_dir else Path(tmp) / "project"
         build_from_graph(graph, target, project, board_, placement, compile_firmware=True, io_in_arena=io_in_arena,
-                         log=log)
+                         kernels=kernels, log=log)
         y = run_project(project, x, raw=True, what="--inputs")
     if y_float.shape != y.shape:
         raise McuCompileError(f"onnxruntime gives outputs of shape {list(y_float.shape)}, the C {list(y.shape)}")

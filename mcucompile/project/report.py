@@ -1,7 +1,7 @@
 """report.json: what was built, with the figures a user checks first."""
 from __future__ import annotations
 
-from ..codegen.lower import Program
+from ..codegen.program import Program
 
 
 def _location(program: Program, tensor: str):

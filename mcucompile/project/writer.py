@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..codegen.emit import render_model
 from ..codegen.env import make_env
-from ..codegen.lower import Program
+from ..codegen.program import Program
 from ..resources import runtime_dir
 from ..inspect import memory_summary, write_memory_plot
 from .firmware import FIRMWARE_DIR, render_firmware
@@ -24,14 +24,13 @@ from .report import build_report
 # Top-level files only a firmware project has.
 FIRMWARE_ONLY = ("CMakeLists.txt", "arm-none-eabi.cmake", "README.md")
 
-# Helpers every model.c calls besides its layers' kernels.
-ALWAYS = ("mcu_quantize_f32_s8", "mcu_dequantize_s8_f32")
 
 
-def runtime_sources(program: Program, variant_dir: str = "ref") -> list[str]:
-    """The runtime .c files the program calls, and only those."""
-    names = sorted(set(program.kernels) | set(ALWAYS))
-    return [f"{n}.c" for n in names]
+def runtime_sources(program: Program) -> list[str]:
+    """File names, in the project's runtime/src, of the runtime .c files the program calls (only those).
+
+    Every runtime_c file has a name of its own (variant in the name), so the folders flatten safely."""
+    return sorted(Path(path).name for path in program.runtime_sources)
 
 
 def _write(path: Path, text: str) -> None:
@@ -60,8 +59,8 @@ def write_project(program: Program, out_dir: Path, target, board=None, placement
         (out_dir / stale).unlink(missing_ok=True)
     for header in sorted((runtime / "include").glob("*.h")):
         _write(out_dir / "runtime" / "include" / header.name, header.read_text())
-    for source in sources:
-        _write(out_dir / "runtime" / "src" / source, (runtime / target.kernel_variant / source).read_text())
+    for path in program.runtime_sources:
+        _write(out_dir / "runtime" / "src" / Path(path).name, (runtime / path).read_text())
     env = make_env()
     ctx = dict(name=program.name, NAME=program.name.upper(), version=__version__, runtime_sources=sources)
     if target.kind == "host":

@@ -19,7 +19,6 @@ class Target:
     name: str
     kind: str  # "host" builds a native runner; "mcu" a firmware image
     alignment: int = 16  # arena offset alignment in bytes
-    kernel_variant: str = "ref"  # runtime_c/<folder> the kernels are taken from
     cpu_flags: tuple[str, ...] = ()  # arm-none-eabi-gcc flags selecting CPU, ISA and float ABI
     features: frozenset[str] = frozenset()  # ISA features: "dsp" (SMLAD/SXTB16), "mve" (Helium), "fpu"
     default_board: str | None = None

@@ -1,0 +1,130 @@
+"""The portable C99 reference kernels (runtime_c/ref): every layer on every target can run here."""
+from __future__ import annotations
+
+from ..codegen.program import Layer
+from ..ops.depthwise_inplace import inplace_scratch_bytes
+from .common import check_reduction, check_window, quant_io, shape_text, standard_arrays, window
+
+# Helpers every model.c calls besides its layers' kernels.
+ALWAYS_SOURCES = ("ref/mcu_quantize_f32_s8.c", "ref/mcu_dequantize_s8_f32.c")
+
+
+def base_layer(ctx, kernel: str, variant: str, summary: str, call: str, sources: list[str], **fields) -> Layer:
+    from ..ops import OPS
+
+    node = ctx.node
+    return Layer(index=ctx.index, name=node.name, op=node.op, kernel=kernel, variant=variant, summary=summary,
+                 input=node.inputs[0], output=node.outputs[0], in_shape=ctx.x.shape, out_shape=ctx.y.shape,
+                 macs=OPS[node.op].macs(node, ctx.graph), call_template=call, sources=sources, **fields)
+
+
+def is_pointwise(ctx) -> bool:
+    node = ctx.node
+    _, kh, kw, _ = ctx.graph.tensor(node.inputs[1]).shape
+    return (kh, kw) == (1, 1) and node.attrs["strides"] == (1, 1) and not any(node.attrs["pads"])
+
+
+def conv_layer(ctx, kernel: str, variant: str, what: str, sources: list[str], weights=None, bias=None,
+               call: str = "calls/conv.j2", **fields) -> Layer:
+    """A conv-shaped layer (conv, pointwise, depthwise) calling through mcu_conv_params."""
+    node, graph = ctx.node, ctx.graph
+    w_shape = graph.tensor(node.inputs[1]).shape
+    kh, kw, cin = (w_shape[1], w_shape[2], w_shape[3]) if node.op == "conv2d" else (w_shape[0], w_shape[1], 1)
+    check_reduction(node, kh * kw * cin)
+    check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
+    arrays, refs = standard_arrays(ctx, weights, bias)
+    geometry = window((kh, kw), node.attrs["strides"], node.attrs["pads"])
+    summary = f"{what} {kh}x{kw} stride {node.attrs['strides'][0]}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
+    return base_layer(ctx, kernel, variant, summary, call, sources,
+                      params=dict(io=quant_io(ctx), geometry=geometry, **refs), arrays=arrays, **fields)
+
+
+class Conv:
+    name = "ref"
+
+    def applies(self, ctx) -> bool:
+        return True
+
+    def build(self, ctx) -> Layer:
+        if is_pointwise(ctx):
+            return conv_layer(ctx, "mcu_pwconv_s8_ref", "reference, pointwise 1x1", "pointwise conv",
+                              ["ref/mcu_pwconv_s8_ref.c"])
+        return conv_layer(ctx, "mcu_conv_s8_ref", "reference", "conv", ["ref/mcu_conv_s8_ref.c"])
+
+
+class Depthwise:
+    name = "ref"
+
+    def applies(self, ctx) -> bool:
+        return True
+
+    def build(self, ctx) -> Layer:
+        node = ctx.node
+        kh, _, c = ctx.graph.tensor(node.inputs[1]).shape
+        scratch = inplace_scratch_bytes(ctx.x.shape[1:3], ctx.y.shape[1:3], c, kh, node.attrs["strides"][0],
+                                        node.attrs["pads"][0])
+        return conv_layer(ctx, "mcu_dwconv_s8_ref", "reference", "depthwise conv", ["ref/mcu_dwconv_s8_ref.c"],
+                          inplace_kernel="mcu_dwconv_s8_inplace_ref", inplace_scratch=scratch,
+                          inplace_sources=["ref/mcu_dwconv_s8_inplace_ref.c"])
+
+
+class FullyConnected:
+    name = "ref"
+
+    def applies(self, ctx) -> bool:
+        return True
+
+    def build(self, ctx) -> Layer:
+        cout, cin = ctx.graph.tensor(ctx.node.inputs[1]).shape
+        check_reduction(ctx.node, cin)
+        arrays, refs = standard_arrays(ctx)
+        return base_layer(ctx, "mcu_fc_s8_ref", "reference", f"fully connected {cin} -> {cout}", "calls/fc.j2",
+                          ["ref/mcu_fc_s8_ref.c"], arrays=arrays,
+                          params=dict(io=quant_io(ctx), in_features=cin, out_features=cout, **refs))
+
+
+class AvgPool:
+    name = "ref"
+
+    def applies(self, ctx) -> bool:
+        return True
+
+    def build(self, ctx) -> Layer:
+        node = ctx.node
+        check_window(node, node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
+        geometry = window(node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
+        io = quant_io(ctx)
+        summary = (f"average pool {geometry['kernel_h']}x{geometry['kernel_w']} stride {geometry['stride_h']}, "
+                   f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
+        return base_layer(ctx, "mcu_avgpool_s8_ref", "reference", summary, "calls/avgpool.j2",
+                          ["ref/mcu_avgpool_s8_ref.c"],
+                          params=dict(geometry=geometry, act_min=io["act_min"], act_max=io["act_max"]))
+
+
+class Softmax:
+    name = "ref"
+    MAX_DEPTH = 4095  # the int8 kernel's sum of exponentials must stay in its fixed-point range
+
+    def applies(self, ctx) -> bool:
+        return True
+
+    def build(self, ctx) -> Layer:
+        from ..errors import UnsupportedOp
+
+        depth = int(ctx.x.shape[-1])
+        if depth > self.MAX_DEPTH:
+            raise UnsupportedOp(f"node '{ctx.node.name}': softmax over {depth} values (at most {self.MAX_DEPTH})")
+        a = ctx.node.attrs
+        return base_layer(ctx, "mcu_softmax_s8_ref", "reference", f"softmax over {depth}", "calls/softmax.j2",
+                          ["ref/mcu_softmax_s8_ref.c"],
+                          params=dict(rows=ctx.x.size // depth, depth=depth, input_multiplier=a["input_multiplier"],
+                                      input_left_shift=a["input_left_shift"], diff_min=a["diff_min"]))
+
+
+VARIANTS = {
+    "conv2d": Conv(),
+    "depthwise_conv2d": Depthwise(),
+    "fully_connected": FullyConnected(),
+    "avg_pool": AvgPool(),
+    "softmax": Softmax(),
+}
