@@ -38,12 +38,18 @@ def example_model(alpha=0.25, resolution=96, classes=10, channels=3, train=None,
             tmp = folder / f"{stem}.partial.onnx"
             make_example(tmp, alpha=alpha, resolution=resolution, classes=classes, channels=channels, train=train,
                          keep_batchnorm=keep_batchnorm, softmax=softmax, seed=seed, log=lambda *a, **k: None)
-            held_out = tmp.with_name(tmp.stem + ".heldout.npz")
-            if held_out.exists():
-                held_out.rename(path.with_name(path.stem + ".heldout.npz"))
+            for suffix in (".heldout.npz", ".calib.npy"):
+                extra = tmp.with_name(tmp.stem + suffix)
+                if extra.exists():
+                    extra.rename(path.with_name(path.stem + suffix))
             tmp.rename(path)
     return path
 
 
 def held_out(model: Path) -> Path:
     return model.with_name(model.stem + ".heldout.npz")
+
+
+def calibration(model: Path) -> Path:
+    """Training-split inputs saved beside a trained example, for calibration."""
+    return model.with_name(model.stem + ".calib.npy")

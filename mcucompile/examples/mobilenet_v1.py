@@ -327,6 +327,14 @@ def check_export(path: pathlib.Path, model, x, keep_batchnorm: bool) -> float | 
     return difference
 
 
+CALIBRATION_SAMPLES = 64
+
+
+def calibration_path(output: pathlib.Path) -> pathlib.Path:
+    stem = output.with_suffix("") if output.suffix == ".onnx" else output
+    return stem.parent / (stem.name + ".calib.npy")
+
+
 def heldout_path(output: pathlib.Path) -> pathlib.Path:
     stem = output.with_suffix("") if output.suffix == ".onnx" else output
     return stem.parent / (stem.name + ".heldout.npz")
@@ -450,8 +458,12 @@ def train_on_digits(model, output: pathlib.Path, seed: int, summary: dict, log):
         y=split.y_heldout.numpy().astype(np.int64),
         logits=outputs.numpy().astype(np.float32),
     )
+    # Calibration data for the compiler, drawn from the training split so that the held-out
+    # split stays unseen by every step from training to quantization.
+    np.save(calibration_path(output), split.x_train[:CALIBRATION_SAMPLES].numpy().astype(np.float32))
     summary.update(
         heldout=str(heldout),
+        calibration=str(calibration_path(output)),
         normalisation=digits.NORMALISATION,
         accuracy=accuracy,
         train_seconds=seconds,

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ModelLoadError, ShapeError, UnsupportedOp
 from ..ir import Graph, Node, Tensor
 from ..ops import OPS
+from .normalize import normalize
 
 
 @dataclass
@@ -219,10 +220,102 @@ def import_flatten(imp: _Importer, n, attrs):
 
 def import_reshape(imp: _Importer, n, attrs):
     x = imp.activation(n)
-    target = [int(d) for d in imp.const(n, 1, "the target shape")]
+    target = [int(d) for d in np.asarray(imp.const(n, 1, "the target shape")).reshape(-1)]
+    if len(target) == 4:
+        _reshape_4d(imp, n, x, target)
+        return
     if len(target) != 2 or target[0] not in (1, -1, 0):
-        raise UnsupportedOp(f"node '{n.name}' (Reshape): target shape {target} is not supported (only [1, -1] flatten)")
+        raise UnsupportedOp(f"node '{n.name}' (Reshape): target shape {target} is not supported "
+                            "(supported: [1, -1] flatten, or a 4-D shape that moves no bytes)")
     _flatten(imp, n, x)
+
+
+# -- added for exporter variety (tf2onnx, PyTorch): 4-D reshapes, Squeeze, ReduceMean, refusals --
+
+def _reshape_4d(imp: _Importer, n, x: Tensor, target: list[int]):
+    """A 4-D Reshape is supported when NHWC bytes stay put: the same shape, or [1, K] <-> [1, K, 1, 1]."""
+    if len(x.shape) == 4:
+        _, h, w, c = x.shape
+        current = [1, c, h, w]
+    else:
+        current = [1, x.shape[1], 1, 1]
+    size = int(np.prod(current))
+    resolved = [current[i] if d == 0 and i < 4 else d for i, d in enumerate(target)]
+    if resolved.count(-1) == 1:
+        known = int(np.prod([d for d in resolved if d != -1]))
+        resolved[resolved.index(-1)] = size // known if known > 0 and size % known == 0 else -1
+    if resolved == current and len(x.shape) == 4:
+        imp.values[n.output[0]] = imp.values[n.input[0]]
+        return
+    if resolved == current or (resolved[0] == 1 and resolved[2:] == [1, 1] and resolved[1] == size
+                               and current[2:] == [1, 1]):
+        imp.emit(n, "reshape", [x.name], {"shape": (1, 1, 1, size)})
+        return
+    raise UnsupportedOp(f"node '{n.name}' (Reshape): reshaping {current} (NCHW) to {target} is not supported "
+                        "(supported: [1, -1] flatten, the same shape, or [1, K] <-> [1, K, 1, 1])")
+
+
+def _axes(imp: _Importer, n, attrs, rank: int) -> list[int] | None:
+    """Axes from the attribute (older opsets) or input 1 (newer), made non-negative; None if absent."""
+    axes = attrs.get("axes")
+    if axes is None and len(n.input) > 1 and n.input[1]:
+        axes = np.asarray(imp.const(n, 1, "the axes")).reshape(-1).tolist()
+    if axes is None:
+        return None
+    out = sorted(int(a) + rank if int(a) < 0 else int(a) for a in axes)
+    if any(a < 0 or a >= rank for a in out):
+        raise UnsupportedOp(f"node '{n.name}' ({n.op_type}): axes {list(axes)} out of range for rank {rank}")
+    return out
+
+
+def import_squeeze(imp: _Importer, n, attrs):
+    x = imp.activation(n)
+    if len(x.shape) == 2:
+        axes = _axes(imp, n, attrs, 2)
+        if axes not in (None, []):
+            raise UnsupportedOp(f"node '{n.name}' (Squeeze): squeezing axes {axes} of a [1, K] tensor is not supported")
+        imp.values[n.output[0]] = imp.values[n.input[0]]
+        return
+    _require_4d(n, x)
+    _, h, w, c = x.shape
+    axes = _axes(imp, n, attrs, 4)
+    if (h, w) != (1, 1) or axes not in (None, [2, 3]) or (axes is None and c == 1):
+        raise UnsupportedOp(f"node '{n.name}' (Squeeze): only squeezing [1, C, 1, 1] to [1, C] (axes [2, 3]) is "
+                            f"supported, not axes {axes} of {[1, c, h, w]}")
+    _flatten(imp, n, x)
+
+
+def import_reduce_mean(imp: _Importer, n, attrs):
+    """A mean over H and W is a global average pool (then a flatten when keepdims=0)."""
+    x = imp.activation(n)
+    _require_4d(n, x)
+    axes = _axes(imp, n, attrs, 4)
+    if axes != [2, 3]:
+        raise UnsupportedOp(f"node '{n.name}' (ReduceMean): axes {axes} are not supported (only [2, 3], H and W)")
+    _, h, w, c = x.shape
+    pool_attrs = {"kernel": (h, w), "strides": (1, 1), "pads": (0, 0, 0, 0)}
+    if attrs.get("keepdims", 1):
+        imp.emit(n, "avg_pool", [x.name], pool_attrs)
+        return
+    # Two IR nodes from one ONNX node: the pooled [1, 1, 1, C] tensor gets a name of its own.
+    pooled, k = f"{n.output[0]}.pooled", 1
+    while pooled in imp.graph.tensors or pooled in imp.values:
+        pooled, k = f"{n.output[0]}.pooled_{k}", k + 1
+    imp.graph.tensors[pooled] = Tensor(pooled, (1, 1, 1, c))
+    imp.graph.nodes.append(Node(n.name, "avg_pool", [x.name], [pooled], pool_attrs))
+    out = n.output[0]
+    imp.graph.tensors[out] = Tensor(out, (1, c))
+    imp.graph.nodes.append(Node(f"{n.name}.flatten", "reshape", [pooled], [out], {"shape": (1, c)}))
+    imp.values[out] = _Value(tensor=out, flat_from_chw=(c, 1, 1))
+
+
+def import_refused(reason: str):
+    """Ops that the normalizer folds where it can (Pad, Mul, Add, Transpose); what is left is refused."""
+
+    def refuse(imp: _Importer, n, attrs):
+        raise UnsupportedOp(f"node '{n.name}' ({n.op_type}): {reason}")
+
+    return refuse
 
 
 def _flatten(imp: _Importer, n, x: Tensor):
@@ -326,6 +419,14 @@ IMPORTERS = {
     "Identity": import_alias,
     "Dropout": import_alias,
     "Constant": import_constant,
+    "Squeeze": import_squeeze,
+    "ReduceMean": import_reduce_mean,
+    "Pad": import_refused("only a zero, constant-mode Pad of H and W directly before a Conv is supported"),
+    "Transpose": import_refused("only a Transpose [0, 3, 1, 2] right after an NHWC graph input is supported"),
+    "Mul": import_refused("only a Mul by per-channel or scalar constants right after a Conv is supported "
+                          "(it is folded into the Conv)"),
+    "Add": import_refused("only an Add of per-channel or scalar constants right after a Conv, or of a bias "
+                          "after a MatMul, is supported; an Add of two activations (a residual connection) is not"),
 }
 
 
@@ -390,6 +491,8 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     inp = graph_inputs[0]
     if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
         raise UnsupportedOp(f"input '{inp.name}': element type {onnx.TensorProto.DataType.Name(inp.type.tensor_type.elem_type)} is not supported here (float32 inputs)")
+    # Exporter dialects (NHWC inputs, Pad, split BatchNorm, MatMul + Add) become the plain form.
+    layout = normalize(model, inp.name)["input_layout"]
     dims, params = _input_shape(inp)
     if len(dims) != 4:
         raise ShapeError(f"input '{inp.name}': shape {dims} is not a 4-D NCHW image tensor")
@@ -404,7 +507,8 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
 
     graph = Graph(tensors={}, nodes=[], inputs=[inp.name], outputs=[], name="model")
     graph.tensors[inp.name] = Tensor(inp.name, (1, h, w, c))
-    graph.meta = {"input_layout": "NCHW", "input_shape": [1, c, h, w], "source_name": Path(path).name}
+    graph.meta = {"input_layout": layout, "input_shape": [1, c, h, w] if layout == "NCHW" else [1, h, w, c],
+                  "source_name": Path(path).name}
     imp = _Importer(graph)
     imp.values[inp.name] = _Value(tensor=inp.name)
     for name, t in initializers.items():

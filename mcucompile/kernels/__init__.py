@@ -17,7 +17,7 @@ from . import ref
 
 # Choices for `--kernels`: "auto" takes the best variant the target's ISA allows, "ref" forces the
 # portable reference everywhere (for comparisons); further libraries register their own names.
-KERNEL_SETS = ("auto", "ref")
+KERNEL_SETS = ("auto", "ref", "cmsis-nn")
 
 
 @dataclass
@@ -63,6 +63,12 @@ def select(ctx: LayerContext):
     for variant in VARIANTS.get(ctx.node.op, []):
         if ctx.kernels == "ref" and variant.name != "ref":
             continue
+        # A named library (not auto/ref) uses its own variants, and the reference for ops it lacks.
+        if ctx.kernels not in ("auto", "ref") and variant.name not in (ctx.kernels, "ref"):
+            continue
         if variant.applies(ctx):
             return variant.build(ctx)
     raise McuCompileError(f"node '{ctx.node.name}': op {ctx.node.op} has no kernel")
+
+
+from . import cmsis_nn  # noqa: E402,F401  (registers --kernels cmsis-nn; needs CMSIS_NN_PATH)

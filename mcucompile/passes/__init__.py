@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Graph, verify
-from . import fold_batchnorm, fuse_activation, quantize
+from . import elide_activation, fold_batchnorm, fuse_activation, quantize
 
 
 @dataclass
@@ -19,6 +19,7 @@ class Context:
 
 PIPELINE = [
     fold_batchnorm,
+    elide_activation,
     fuse_activation,
     quantize,
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..codegen.env import make_env
+from ..kernels.cmsis_nn import project_sources as cmsis_nn_project_sources
 from .fit import Placement
 
 FIRMWARE_DIR = "firmware"
@@ -58,6 +59,7 @@ def render_firmware(program, target, board, placement: Placement, runtime_source
         input_shape=list(program.input_tensor.shape),
         input_size=program.input_tensor.size,
         output_shape=list(program.output_tensor.shape),
+        cmsis_nn=cmsis_nn_project_sources(program),  # None unless --kernels cmsis-nn
     )
     files = {
         f"{FIRMWARE_DIR}/semihosting.h": "firmware/semihosting.h.j2",

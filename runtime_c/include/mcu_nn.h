@@ -169,4 +169,9 @@ void mcu_profile_layer_end(int layer);
 }
 #endif
 
+/* The Cortex-M DSP-extension kernels; the header declares nothing without __ARM_FEATURE_DSP. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include "mcu_nn_dsp.h"
+#endif
+
 #endif /* MCU_NN_H */

@@ -1,0 +1,66 @@
+/*
+ * mcu_requantize_mve.h - mcu_requantize_s8 on four int32 lanes at once, with Helium (MVE).
+ *
+ * Byte for byte the numbers of mcu_requantize.h, built from three MVE instructions and one fix:
+ *   - VSHL by a non-negative register amount is the wrapping left shift (mcu_shift_left_wrap);
+ *   - VQRDMULH is SaturatingRoundingDoublingHighMul exactly: (2ab + 2^31) >> 32 rounds ties toward
+ *     +infinity as gemmlowp's nudge-and-truncate does, and saturates INT32_MIN * INT32_MIN;
+ *   - VRSHL by -n computes (x + 2^(n-1)) >> n without overflow, so it rounds ties toward +infinity,
+ *     where RoundingDivideByPOT rounds them away from zero. For x < 0 the two differ only at ties, and
+ *     floor((x - 1 + 2^(n-1)) / 2^n) is round-half-down, which for x < 0 is round-half-away: so
+ *     negative x is lowered by one first (saturating: INT32_MIN is a multiple of 2^n, so it rounds the
+ *     same either way). With n = 0 VRSHL returns x unchanged and x must not move, hence `fix`, all ones
+ *     in lanes with n > 0 and zero elsewhere. tests/test_kernels_mve.py checks the formula over every
+ *     exponent on an exhaustive window and the int32 edges.
+ *
+ * Per-channel parameters come as the compiler packs them (mcucompile/kernels/arm_mve.py): for every
+ * block of four output channels, 16 int32 words
+ *     bias[4]  multiplier[4]  left[4]  right[4]
+ * where bias has the input zero point folded in (bias - input_zp * sum(weights), wrapped to int32),
+ * left = max(shift, 0) and right = min(shift, 0) (a right shift as a negative amount). Channels past
+ * the layer's last one are padded with zeros.
+ */
+#ifndef MCU_REQUANTIZE_MVE_H
+#define MCU_REQUANTIZE_MVE_H
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+
+#include <arm_mve.h>
+#include <stdint.h>
+
+/* int32 words per block of four channels in a packed requantization array. */
+#define MCU_MVE_RQ_BLOCK 16
+#define MCU_MVE_RQ_BIAS 0
+#define MCU_MVE_RQ_MULT 4
+#define MCU_MVE_RQ_LEFT 8
+#define MCU_MVE_RQ_RIGHT 12
+
+/* Four lanes, each with its own channel's parameters; result in [act_min, act_max]. */
+static inline int32x4_t mcu_mve_requantize(int32x4_t acc, int32x4_t multiplier, int32x4_t left, int32x4_t right,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32x4_t fix = vshrq_n_s32(right, 31); /* all ones where right < 0 */
+    int32x4_t v = vqrdmulhq_s32(vshlq_s32(acc, left), multiplier);
+    v = vqaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), fix));
+    v = vrshlq_s32(v, right);
+    /* Saturating: an extreme value stays extreme and the clamp below gives what the scalar code does. */
+    v = vqaddq_n_s32(v, output_offset);
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
+}
+
+/* Four lanes of one channel: scalar parameters (left >= 0, right <= 0). */
+static inline int32x4_t mcu_mve_requantize_n(int32x4_t acc, int32_t multiplier, int32_t left, int32_t right,
+                                             int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    int32x4_t v = vqrdmulhq_n_s32(vshlq_r_s32(acc, left), multiplier);
+    if (right < 0) {
+        v = vqaddq_s32(v, vshrq_n_s32(v, 31));
+        v = vrshlq_n_s32(v, right);
+    }
+    v = vqaddq_n_s32(v, output_offset);
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
+}
+
+#endif /* MVE */
+
+#endif /* MCU_REQUANTIZE_MVE_H */
