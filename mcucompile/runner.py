@@ -71,7 +71,7 @@ def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "in
     project = Path(project)
     report = read_report(project)
     inp, out = report["input"], report["output"]
-    x = model_layout_to_nhwc(x, inp["model_shape"], inp["model_layout"], what)
+    x = model_layout_to_nhwc(x, inp["model_shape"], inp["model_layout"], what, inp.get("dtype", "float32"))
     prof = None
     if is_firmware(report):
         from .qemu import execute

@@ -11,7 +11,8 @@ from .reference import run_int8
 
 def simulate_graph(graph: Graph, x: np.ndarray, raw: bool = False, what: str = "input") -> np.ndarray:
     """Float inputs [N, ...] (or int8 inputs, taken as already quantized) -> outputs [N, ...]."""
-    x = model_layout_to_nhwc(x, graph.meta["input_shape"], graph.meta["input_layout"], what)
+    x = model_layout_to_nhwc(x, graph.meta["input_shape"], graph.meta["input_layout"], what,
+                             graph.meta.get("input_dtype", "float32"))
     xq = x if x.dtype == np.int8 else quantize_input(graph, x)
     y = np.stack([run_int8(graph, sample[None])[0] for sample in xq])
     if not raw:

@@ -73,14 +73,19 @@ class VerifyResult:
         return "\n".join(lines)
 
 
-def make_inputs(spec, input_shape: list[int], seed: int = 0) -> np.ndarray:
-    """--inputs: a count of seeded uniform [-1, 1] samples, or a .npy/.npz path (model layout)."""
+def make_inputs(spec, input_shape: list[int], seed: int = 0, input_dtype: str = "float32") -> np.ndarray:
+    """--inputs: a count of seeded samples (uniform [-1, 1] for a float input, the whole integer range
+    for an int8/uint8 one), or a .npy/.npz path (model layout)."""
     text = str(spec)
     if text.isdigit():
         n = int(text)
         if n < 1:
             raise McuCompileError("--inputs: give at least 1")
-        return np.random.default_rng(seed).uniform(-1.0, 1.0, size=[n] + list(input_shape[1:])).astype(np.float32)
+        rng, shape = np.random.default_rng(seed), [n] + list(input_shape[1:])
+        if input_dtype in ("int8", "uint8"):
+            info = np.iinfo(input_dtype)
+            return rng.integers(info.min, info.max + 1, size=shape).astype(input_dtype)
+        return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
     path = Path(text)
     if not path.is_file():
         raise McuCompileError(f"--inputs {text}: neither a count nor an existing .npy/.npz file")
@@ -88,8 +93,11 @@ def make_inputs(spec, input_shape: list[int], seed: int = 0) -> np.ndarray:
     return x[None] if x.shape == tuple(input_shape[1:]) else x
 
 
-def float_reference(model, x: np.ndarray) -> np.ndarray:
-    """The ONNX model's first output in float, one input at a time (the batch may be fixed at 1)."""
+def float_reference(model, x: np.ndarray, output_q=None) -> np.ndarray:
+    """The ONNX model's first output in float, one input at a time (the batch may be fixed at 1).
+
+    A pre-quantized model takes its inputs in its own integer type; its integer outputs are
+    dequantized with `output_q` (the compiler's int8 parameters, moved back by 128 for uint8)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -98,7 +106,12 @@ def float_reference(model, x: np.ndarray) -> np.ndarray:
     options.log_severity_level = 3
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: sample[None].astype(np.float32)})[0] for sample in x])
+    dtype = {"tensor(int8)": np.int8, "tensor(uint8)": np.uint8}.get(session.get_inputs()[0].type, np.float32)
+    y = np.concatenate([session.run(None, {name: sample[None].astype(dtype)})[0] for sample in x])
+    if y.dtype in (np.int8, np.uint8):
+        q = y.astype(np.int32) - (128 if y.dtype == np.uint8 else 0)
+        y = (np.float32(output_q.scalar_scale) * (q - output_q.scalar_zero_point)).astype(np.float32)
+    return y
 
 
 def compare(y_int8: np.ndarray, y_ref: np.ndarray, y_float: np.ndarray, scale: float, zero_point: int) -> dict:
@@ -127,9 +140,9 @@ def verify_model(model, target_name: str | None = "cortex-m7", board: str | None
         raise McuCompileError(f"verify runs the firmware in QEMU, and board {board_.name} is real hardware; "
                               f"verify on --target {target.name} (QEMU {target.default_board}) instead")
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, log=log)
-    x = make_inputs(inputs, graph.meta["input_shape"], seed)
+    x = make_inputs(inputs, graph.meta["input_shape"], seed, graph.meta.get("input_dtype", "float32"))
     y_ref = simulate_graph(graph, x, raw=True, what="--inputs")
-    y_float = float_reference(model, x)
+    y_float = float_reference(model, x, graph.tensor(graph.outputs[0]).qparams)
     with tempfile.TemporaryDirectory(prefix="mcucompile-verify-") as tmp:
         project = Path(out_dir) if out_dir else Path(tmp) / "project"
         build_from_graph(graph, target, project, board_, placement, compile_firmware=True, io_in_arena=io_in_arena,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError, UnsupportedOp
+from ..errors import UnsupportedOp
 
 
 def _attr(node, name, default=None):
@@ -334,7 +334,7 @@ def _fold_bias_into_matmul(m: _Model, layer, const_name: str):
         index = list(m.g.node).index(layer)
         m.g.node.remove(layer)
         m.g.node.insert(index, gemm)
-        return gemm
+        return m.g.node[index]  # the graph holds a copy of what was inserted
     if (len(layer.input) > 2 and layer.input[2]) or float(_attr(layer, "beta", 1.0)) != 1.0:
         return None
     layer.input.append(bias_name)

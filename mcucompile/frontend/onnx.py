@@ -71,6 +71,9 @@ class _Importer:
         out.shape = tuple(int(d) for d in OPS[op].output_shape(node, self.graph)) if op in OPS else self.graph.tensor(inputs[0]).shape
         if any(d <= 0 for d in out.shape):
             raise ShapeError(f"node '{onnx_node.name}' ({onnx_node.op_type}) gives an empty output shape {list(out.shape)}")
+        if out.size > MAX_ACTIVATION_ELEMENTS:
+            raise ShapeError(f"node '{onnx_node.name}' ({onnx_node.op_type}): output of shape {list(out.shape)} has "
+                             f"{out.size:,} elements, more than {MAX_ACTIVATION_ELEMENTS:,} (no microcontroller holds it)")
         self.values[out_name] = _Value(tensor=out_name)
         return out
 
@@ -183,8 +186,13 @@ def import_clip(imp: _Importer, n, attrs):
     x = imp.activation(n)
     lo = imp.optional_const(n, 1, "the lower bound")
     hi = imp.optional_const(n, 2, "the upper bound")
-    lo = float(lo) if lo is not None else float(attrs.get("min", -np.inf))
-    hi = float(hi) if hi is not None else float(attrs.get("max", np.inf))
+    for bound in (lo, hi):
+        if bound is not None and (np.asarray(bound).size != 1 or not np.issubdtype(np.asarray(bound).dtype, np.number)):
+            raise UnsupportedOp(f"node '{n.name}' (Clip): bounds must be numeric scalars, got shape {list(np.shape(bound))}")
+    lo = float(np.asarray(lo).reshape(-1)[0]) if lo is not None else float(attrs.get("min", -np.inf))
+    hi = float(np.asarray(hi).reshape(-1)[0]) if hi is not None else float(attrs.get("max", np.inf))
+    if np.isnan(lo) or np.isnan(hi) or lo > hi:
+        raise UnsupportedOp(f"node '{n.name}' (Clip): bounds [{lo}, {hi}] are not a range")
     imp.emit(n, "clip", [x.name], {"min": lo, "max": hi})
 
 
@@ -357,6 +365,8 @@ def import_gemm(imp: _Importer, n, attrs):
         raise ShapeError(f"node '{n.name}' (Gemm): weight has {w.shape[1]} inputs, '{x.name}' has {x.shape[1]} features")
     inputs = [x.name, imp.add_const(n.input[1], np.ascontiguousarray(_nhwc_columns(w, chw)))]
     if c is not None:
+        if c.size not in (1, w.shape[0]) or c.ndim > 2:
+            raise ShapeError(f"node '{n.name}' (Gemm): bias of shape {list(c.shape)} does not broadcast to [1, {w.shape[0]}]")
         bias = np.broadcast_to(c.astype(np.float32) * np.float32(attrs.get("beta", 1.0)), (1, w.shape[0]))
         if bias.ndim != 2:
             raise ShapeError(f"node '{n.name}' (Gemm): bias of shape {list(c.shape)} does not broadcast to [1, {w.shape[0]}]")
@@ -471,6 +481,10 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     import onnx
 
     model = load_model(path)
+    from . import qdq
+
+    if qdq.is_qdq(model):  # a pre-quantized model: its own scales, no calibration
+        return qdq.import_qdq_model(model, path, log)
     g = model.graph
     for i, n in enumerate(g.node):
         if not n.name:
@@ -493,6 +507,7 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
         raise UnsupportedOp(f"input '{inp.name}': element type {onnx.TensorProto.DataType.Name(inp.type.tensor_type.elem_type)} is not supported here (float32 inputs)")
     # Exporter dialects (NHWC inputs, Pad, split BatchNorm, MatMul + Add) become the plain form.
     layout = normalize(model, inp.name)["input_layout"]
+    initializers = {t.name: t for t in g.initializer}  # the normalizer adds folded constants
     dims, params = _input_shape(inp)
     if len(dims) != 4:
         raise ShapeError(f"input '{inp.name}': shape {dims} is not a 4-D NCHW image tensor")
@@ -504,6 +519,9 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     if dims[0] is None and log:
         log(f"input '{inp.name}': symbolic batch dimension '{params[0]}' compiled as 1")
     _, c, h, w = dims
+    if c * h * w > MAX_ACTIVATION_ELEMENTS:
+        raise ShapeError(f"input '{inp.name}': shape {dims} has {c * h * w:,} elements, more than "
+                         f"{MAX_ACTIVATION_ELEMENTS:,} (no microcontroller holds it)")
 
     graph = Graph(tensors={}, nodes=[], inputs=[inp.name], outputs=[], name="model")
     graph.tensors[inp.name] = Tensor(inp.name, (1, h, w, c))
@@ -512,7 +530,7 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     imp = _Importer(graph)
     imp.values[inp.name] = _Value(tensor=inp.name)
     for name, t in initializers.items():
-        imp.values[name] = _Value(const=onnx.numpy_helper.to_array(t))
+        imp.values[name] = _Value(const=_initializer_array(t))
 
     for n in g.node:
         IMPORTERS[n.op_type](imp, n, _attrs(n))
@@ -526,6 +544,31 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     out = graph.tensor(graph.outputs[0])
     graph.meta["output_layout"] = "NCHW" if len(out.shape) == 4 else "flat"
     return graph
+
+
+# An activation larger than this (16 MiB as int8) is far beyond any microcontroller's RAM; refusing
+# it early also keeps calibration from allocating gigabytes for a corrupt shape.
+MAX_ACTIVATION_ELEMENTS = 1 << 24
+
+# Float constants beyond this magnitude cannot be quantized meaningfully (nor their products held
+# in float32 while computing multipliers): a corrupt or untrained-to-divergence model.
+MAX_CONSTANT_MAGNITUDE = 1e15
+
+
+def _initializer_array(t) -> np.ndarray:
+    import onnx
+
+    try:
+        data = onnx.numpy_helper.to_array(t)
+    except Exception as exc:
+        raise ModelLoadError(f"initializer '{t.name}': cannot be read ({type(exc).__name__}: {_first_line(exc)})") from None
+    if np.issubdtype(data.dtype, np.floating) and data.size:
+        if not np.all(np.isfinite(data)):
+            raise ModelLoadError(f"initializer '{t.name}': holds NaN or infinite values")
+        if float(np.max(np.abs(data))) > MAX_CONSTANT_MAGNITUDE:
+            raise ModelLoadError(f"initializer '{t.name}': values up to {float(np.max(np.abs(data))):.3g} exceed "
+                                 f"{MAX_CONSTANT_MAGNITUDE:g}, more than int8 quantization can represent")
+    return data
 
 
 def _check_against_onnx_shapes(graph: Graph, model) -> None:

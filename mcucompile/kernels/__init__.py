@@ -72,3 +72,6 @@ def select(ctx: LayerContext):
 
 
 from . import cmsis_nn  # noqa: E402,F401  (registers --kernels cmsis-nn; needs CMSIS_NN_PATH)
+from . import arm_dsp  # noqa: E402,F401  (registers the Cortex-M DSP-extension variants)
+from . import arm_mve  # noqa: E402,F401  (Helium variants for cortex-m55; after arm_dsp, so they go first)
+from . import wzp  # noqa: E402,F401  (uint8 models: weight zero points; last, so it is tried first)

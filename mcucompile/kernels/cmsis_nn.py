@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..codegen.program import CArray, Layer
+from ..codegen.program import Layer
 from ..errors import McuCompileError
 from . import register
 from .cmsis_nn_library import ENV, HEADER, buffer_size, cmsis_nn_root, needed_sources
@@ -57,10 +57,7 @@ def _layer(ctx, kernel: str, summary: str, call: str, functions: list[str], **fi
 
 def _arrays_with_bias(ctx):
     """The standard arrays, with a zero bias when the layer has none (CMSIS-NN's paths differ on NULL)."""
-    node = ctx.node
-    bias = None
-    if len(node.inputs) <= 2:
-        bias = np.zeros(ctx.y.shape[-1], np.int32)
+    bias = np.zeros(ctx.y.shape[-1], np.int32) if len(ctx.node.inputs) <= 2 else None
     return standard_arrays(ctx, bias=bias)
 
 
@@ -85,7 +82,8 @@ class ConvLike(_Variant):
                               node.attrs["strides"], (geometry["pad_top"], geometry["pad_left"]),
                               io["input_offset"], io["output_offset"])
         what = "depthwise conv" if depthwise else ("pointwise conv" if is_pointwise(ctx) else "conv")
-        summary = f"{what} {kh}x{kw} stride {node.attrs['strides'][0]}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
+        summary = (f"{what} {kh}x{kw} stride {node.attrs['strides'][0]}, "
+                   f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
         return _layer(ctx, function, summary, "cmsis_nn_conv.j2", [function], arrays=arrays, scratch=scratch,
                       params=dict(io=io, geometry=geometry, depthwise=depthwise, filter=(kh, kw, cin), **refs))
 
@@ -154,4 +152,4 @@ for _op, _variant in (("conv2d", ConvLike()), ("depthwise_conv2d", ConvLike()), 
                       ("avg_pool", AvgPool()), ("softmax", Softmax())):
     register(_op, _variant)
 
-__all__ = ["CArray", "NAME", "project_sources"]
+__all__ = ["NAME", "project_sources"]

@@ -33,10 +33,17 @@ def _window_sums(x: np.ndarray, kernel, stride, pads) -> tuple[np.ndarray, np.nd
     return sums, counts
 
 
-def avgpool_s8(*, x, kernel, stride, pads, act_min, act_max) -> np.ndarray:
-    """int8 reference: x [H, W, C] -> [Ho, Wo, C]."""
+def avgpool_s8(*, x, kernel, stride, pads, act_min, act_max, rounding: str = "half_away") -> np.ndarray:
+    """int8 reference: x [H, W, C] -> [Ho, Wo, C].
+
+    rounding "half_up" is TFLite's uint8 kernel, (sum + count / 2) / count on values >= 0; on the
+    int8 values (uint8 - 128) that is floor((sum + count // 2) / count).
+    """
     sums, counts = _window_sums(x.astype(np.int64), kernel, stride, pads)
-    avg = np.sign(sums) * ((np.abs(sums) + counts // 2) // counts)
+    if rounding == "half_up":
+        avg = (sums + counts // 2) // counts
+    else:
+        avg = np.sign(sums) * ((np.abs(sums) + counts // 2) // counts)
     return np.clip(avg, act_min, act_max).astype(np.int8)
 
 
@@ -49,4 +56,4 @@ def run_float(node, graph, inputs):
 def run_int8(node, graph, inputs):
     a = node.attrs
     return avgpool_s8(x=inputs[0][0], kernel=a["kernel"], stride=a["strides"], pads=a["pads"],
-                      act_min=a["act_min"], act_max=a["act_max"])[None]
+                      act_min=a["act_min"], act_max=a["act_max"], rounding=a.get("rounding", "half_away"))[None]

@@ -31,13 +31,16 @@ def _correlate(x: np.ndarray, w: np.ndarray, stride, pads, pad_value=0.0) -> np.
     return np.tensordot(patches, w.transpose(3, 1, 2, 0), axes=((2, 3, 4), (0, 1, 2)))
 
 
-def conv2d_s8(*, x, w, bias, stride, pads, input_zp, output_zp, multiplier, shift, act_min, act_max) -> np.ndarray:
+def conv2d_s8(*, x, w, bias, stride, pads, input_zp, output_zp, multiplier, shift, act_min, act_max,
+              weight_zp: int = 0) -> np.ndarray:
     """int8 reference: x [H, W, Cin], w [Cout, kh, kw, Cin], bias [Cout] int32 -> [Ho, Wo, Cout].
 
     Padding is with the input zero point, i.e. padded positions add nothing to the accumulator.
     Products of int8 values summed in float64 are exact far beyond any layer's size (< 2^53).
+    weight_zp: the per-tensor weight zero point of a uint8 model (moved to int8); products are
+    then (x - input_zp) * (w - weight_zp), as TFLite's uint8 kernels compute them.
     """
-    acc = _correlate(x.astype(np.float64) - input_zp, w.astype(np.float64), stride, pads)
+    acc = _correlate(x.astype(np.float64) - input_zp, w.astype(np.float64) - weight_zp, stride, pads)
     acc = acc.astype(np.int64)
     if bias is not None:
         acc = acc + bias.astype(np.int64)
@@ -57,4 +60,4 @@ def run_int8(node, graph, inputs):
 
     x, w = inputs[0][0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
-    return conv2d_s8(x=x, w=w, bias=bias, **conv_kwargs(node, graph))[None]
+    return conv2d_s8(x=x, w=w, bias=bias, weight_zp=node.attrs.get("weight_zp", 0), **conv_kwargs(node, graph))[None]

@@ -35,9 +35,13 @@ def _correlate(x: np.ndarray, w: np.ndarray, stride, pads) -> np.ndarray:
     return acc
 
 
-def depthwise_conv2d_s8(*, x, w, bias, stride, pads, input_zp, output_zp, multiplier, shift, act_min, act_max):
-    """int8 reference: x [H, W, C], w [kh, kw, C], bias [C] int32 -> [Ho, Wo, C] (padding = input zero point)."""
-    acc = _correlate(x.astype(np.float64) - input_zp, w.astype(np.float64), stride, pads).astype(np.int64)
+def depthwise_conv2d_s8(*, x, w, bias, stride, pads, input_zp, output_zp, multiplier, shift, act_min, act_max,
+                        weight_zp: int = 0):
+    """int8 reference: x [H, W, C], w [kh, kw, C], bias [C] int32 -> [Ho, Wo, C] (padding = input zero point).
+
+    weight_zp: a per-tensor weight zero point (uint8 models); products are (x - input_zp) * (w - weight_zp).
+    """
+    acc = _correlate(x.astype(np.float64) - input_zp, w.astype(np.float64) - weight_zp, stride, pads).astype(np.int64)
     if bias is not None:
         acc = acc + bias.astype(np.int64)
     return requantize(acc, multiplier, shift, output_zp, act_min, act_max)
@@ -54,4 +58,5 @@ def run_int8(node, graph, inputs):
     from ._quantized import conv_kwargs
 
     bias = inputs[2] if len(inputs) > 2 else None
-    return depthwise_conv2d_s8(x=inputs[0][0], w=inputs[1], bias=bias, **conv_kwargs(node, graph))[None]
+    return depthwise_conv2d_s8(x=inputs[0][0], w=inputs[1], bias=bias, weight_zp=node.attrs.get("weight_zp", 0),
+                               **conv_kwargs(node, graph))[None]

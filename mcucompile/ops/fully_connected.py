@@ -17,9 +17,12 @@ def macs(node, graph) -> int:
     return cout * cin
 
 
-def fully_connected_s8(*, x, w, bias, input_zp, output_zp, multiplier, shift, act_min, act_max):
-    """int8 reference: x [Cin], w [Cout, Cin], bias [Cout] int32 -> [Cout]."""
-    acc = ((x.astype(np.float64) - input_zp) @ w.astype(np.float64).T).astype(np.int64)
+def fully_connected_s8(*, x, w, bias, input_zp, output_zp, multiplier, shift, act_min, act_max, weight_zp: int = 0):
+    """int8 reference: x [Cin], w [Cout, Cin], bias [Cout] int32 -> [Cout].
+
+    weight_zp: a per-tensor weight zero point (uint8 models); products are (x - input_zp) * (w - weight_zp).
+    """
+    acc = ((x.astype(np.float64) - input_zp) @ (w.astype(np.float64) - weight_zp).T).astype(np.int64)
     if bias is not None:
         acc = acc + bias.astype(np.int64)
     return requantize(acc, multiplier, shift, output_zp, act_min, act_max)
@@ -38,4 +41,5 @@ def run_int8(node, graph, inputs):
     bias = inputs[2] if len(inputs) > 2 else None
     kwargs = conv_kwargs(node, graph)
     del kwargs["stride"], kwargs["pads"]
-    return fully_connected_s8(x=inputs[0].reshape(-1), w=inputs[1], bias=bias, **kwargs)[None]
+    return fully_connected_s8(x=inputs[0].reshape(-1), w=inputs[1], bias=bias, weight_zp=node.attrs.get("weight_zp", 0),
+                              **kwargs)[None]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Graph, verify
-from . import elide_activation, fold_batchnorm, fuse_activation, quantize
+from . import adopt_qdq, elide_activation, fold_batchnorm, fuse_activation, quantize
 
 
 @dataclass
@@ -21,6 +21,7 @@ PIPELINE = [
     fold_batchnorm,
     elide_activation,
     fuse_activation,
+    adopt_qdq,  # a QDQ model's own parameters; quantize then has nothing left to do
     quantize,
 ]
 

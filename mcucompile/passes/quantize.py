@@ -34,6 +34,8 @@ def calibrate(graph: Graph, samples: np.ndarray, observer: str = "minmax") -> di
 
 
 def run(graph: Graph, ctx) -> Graph:
+    if graph.quantized:  # a pre-quantized (QDQ) model, adopted by adopt_qdq
+        return graph
     if ctx.calibration is None:
         raise QuantError(
             "this float model needs calibration data: pass --calib with a .npy/.npz of inputs or a folder of "
@@ -75,5 +77,5 @@ def _quantize_layer(graph: Graph, node, in_q: QParams, out_q: QParams) -> None:
         b.data = quantize_bias(b.data, in_q.scalar_scale, w_scale)
         b.dtype = "int32"
         b.qparams = QParams(np.float32(in_q.scalar_scale) * w_scale, np.zeros_like(w_scale, dtype=np.int32), axis=0)
-    node.attrs["multiplier"], node.attrs["shift"] = channel_multipliers(in_q.scalar_scale, w_scale, out_q.scalar_scale)
+    node.attrs["multiplier"], node.attrs["shift"] = channel_multipliers(in_q.scalar_scale, w_scale, out_q.scalar_scale, node.name)
     node.attrs["act_min"], node.attrs["act_max"] = activation_clamp(node.attrs.get("activation"), out_q)

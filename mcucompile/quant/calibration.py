@@ -22,9 +22,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 RANDOM_SAMPLES = 8
 
 
-def model_layout_to_nhwc(x: np.ndarray, input_shape: list[int], layout: str, what: str) -> np.ndarray:
-    """[N, ...model layout] or one sample -> [N, H, W, C] float32, checking the shape."""
+def model_layout_to_nhwc(x: np.ndarray, input_shape: list[int], layout: str, what: str,
+                         input_dtype: str = "float32") -> np.ndarray:
+    """[N, ...model layout] or one sample -> [N, H, W, C], checking the shape.
+
+    Floats come back float32 (to be quantized); int8 arrays are taken as already quantized; a uint8
+    array given to a model whose own input is uint8 is moved to int8 (q - 128), as the compiler
+    moved that model's zero points."""
     x = np.asarray(x)
+    if x.dtype == np.uint8 and input_dtype == "uint8":
+        x = (x.astype(np.int16) - 128).astype(np.int8)
     if not np.issubdtype(x.dtype, np.number):
         raise ShapeError(f"{what}: array of dtype {x.dtype} is not numeric")
     sample_shape = tuple(input_shape[1:])

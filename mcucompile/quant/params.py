@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import QuantError
 from ..ir import QParams
 from .fixedpoint import quantize_multiplier, round_half_away
 
@@ -39,10 +40,15 @@ def quantize_bias(b: np.ndarray, input_scale: float, weight_scale: np.ndarray) -
     return np.clip(q, -(1 << 31), (1 << 31) - 1).astype(np.int32)
 
 
-def channel_multipliers(input_scale: float, weight_scale: np.ndarray, output_scale: float) -> tuple[np.ndarray, np.ndarray]:
+def channel_multipliers(input_scale: float, weight_scale: np.ndarray, output_scale: float,
+                        layer: str = "?") -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (multiplier, shift) for the double-precision in_scale * w_scale / out_scale."""
-    pairs = [quantize_multiplier(float(np.float64(input_scale) * np.float64(ws) / np.float64(output_scale)))
-             for ws in weight_scale.astype(np.float32)]
+    try:
+        pairs = [quantize_multiplier(float(np.float64(input_scale) * np.float64(ws) / np.float64(output_scale)))
+                 for ws in np.asarray(weight_scale, dtype=np.float32).reshape(-1)]
+    except (ValueError, ZeroDivisionError) as exc:
+        raise QuantError(f"layer '{layer}': scales in {input_scale!r} x weights / out {output_scale!r} "
+                         f"cannot be requantized in int32 ({exc})") from None
     return (np.array([m for m, _ in pairs], dtype=np.int32), np.array([s for _, s in pairs], dtype=np.int32))
 
 

@@ -2,9 +2,10 @@
  * mcu_conv_s8_dsp - int8 convolution (groups = 1) with SMLAD, for the few-channel first layer.
  *
  * Two output pixels at a time are gathered (im2col) into scratch as int16 pairs, K = kh * kw * in_c
- * values in the natural (ky, kx, ci) order, rounded up to 4 with zeros; then they share the
- * pointwise kernel's 2x2 SMLAD block (mcu_dsp_matmul.h). The input zero point is folded into the
- * bias, so a padded tap is gathered as input_zero_point, which makes its x * w cancel the fold.
+ * values in the natural (ky, kx, ci) order, rounded up to 4 with zeros, the two pixels' k-pairs
+ * interleaved; then they share the pointwise kernel's 2x2 SMLAD block (mcu_dsp_matmul.h). The
+ * input zero point is folded into the bias, so a padded tap is gathered as input_zero_point, which
+ * makes its x * w cancel the fold.
  */
 #include "mcu_nn_dsp.h"
 
@@ -18,23 +19,19 @@ int32_t mcu_conv_s8_dsp_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shap
     return 2 * k4 * (int32_t)sizeof(int16_t);
 }
 
-/* Stores through memcpy, which may alias the int32 words the matmul then reads. */
-static inline int8_t *put16(int8_t *col, int16_t v)
-{
-    memcpy(col, &v, sizeof v);
-    return col + sizeof v;
-}
-
-/* The window of output pixel (oy, ox) as int16 values, padded taps reading the zero point. */
+/*
+ * The window of output pixel (oy, ox) as int16 values, padded taps reading the zero point, into
+ * the interleaved columns (see mcu_dsp_matmul_2cols): col is the pixel's first int16 (2 int16 after
+ * the other pixel's), and value k goes to col[(k >> 1) * 4 + (k & 1)] = col[2k - (k & 1)].
+ */
 static void gather(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, int32_t oy, int32_t ox,
-                   int32_t k4, int8_t *col)
+                   int32_t k4, int16_t *col)
 {
     const int32_t in_c = in_shape.c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int16_t zp = (int16_t)p->input_zero_point;
-    int8_t *const end = col + 2 * k4;
-    int32_t ky, kx, ci;
+    int32_t k = 0, ky, kx, ci;
 
     for (ky = 0; ky < p->kernel_h; ky++) {
         const int32_t iy = iy0 + ky;
@@ -43,37 +40,52 @@ static void gather(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *in
             const int32_t ix = ix0 + kx;
             if (row_inside && ix >= 0 && ix < in_shape.w) {
                 const int8_t *x = input + (iy * in_shape.w + ix) * in_c;
-                for (ci = 0; ci < in_c; ci++) {
-                    col = put16(col, x[ci]);
+                for (ci = 0; ci < in_c; ci++, k++) {
+                    col[2 * k - (k & 1)] = x[ci];
                 }
             } else {
-                for (ci = 0; ci < in_c; ci++) {
-                    col = put16(col, zp);
+                for (ci = 0; ci < in_c; ci++, k++) {
+                    col[2 * k - (k & 1)] = zp;
                 }
             }
         }
     }
-    while (col < end) {
-        col = put16(col, 0);
+    for (; k < k4; k++) {
+        col[2 * k - (k & 1)] = 0;
+    }
+}
+
+static inline __attribute__((always_inline)) void conv(const mcu_dsp_params *p, mcu_dsp_out o, mcu_shape in_shape,
+                                                       const int8_t *input, mcu_shape out_shape,
+                                                       const int32_t *weights, const int32_t *channels,
+                                                       int8_t *output, int32_t *scratch)
+{
+    const int32_t out_c = out_shape.c;
+    const int32_t k4 = ((int32_t)p->kernel_h * p->kernel_w * in_shape.c + 3) & ~3;
+    const int32_t pixels = out_shape.h * out_shape.w;
+    int16_t *col = (int16_t *)(void *)scratch;
+    int32_t px;
+
+    for (px = 0; px < pixels; px += 2) {
+        const int32_t second = px + 1 < pixels ? px + 1 : px;
+        gather(p, in_shape, input, px / out_shape.w, px % out_shape.w, k4, col);
+        gather(p, in_shape, input, second / out_shape.w, second % out_shape.w, k4, col + 2);
+        mcu_dsp_matmul_2cols(o, scratch, k4, out_c, weights, channels, output + px * out_c,
+                             output + second * out_c);
     }
 }
 
 void mcu_conv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                      const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
-    const int32_t out_c = out_shape.c;
-    const int32_t k4 = ((int32_t)p->kernel_h * p->kernel_w * in_shape.c + 3) & ~3;
-    const int32_t pixels = out_shape.h * out_shape.w;
-    int8_t *col0 = (int8_t *)scratch;
-    int8_t *col1 = (int8_t *)(scratch + k4 / 2);
-    int32_t px;
-
-    for (px = 0; px < pixels; px += 2) {
-        const int32_t second = px + 1 < pixels ? px + 1 : px;
-        gather(p, in_shape, input, px / out_shape.w, px % out_shape.w, k4, col0);
-        gather(p, in_shape, input, second / out_shape.w, second % out_shape.w, k4, col1);
-        mcu_dsp_matmul_2cols(p, scratch, scratch + k4 / 2, k4, out_c, weights, channels, output + px * out_c,
-                             output + second * out_c);
+    mcu_dsp_out o = mcu_dsp_out_of(p);
+    /* Two bodies, the clamp's presence a constant in each (see mcu_dsp_out). */
+    if (o.narrow) {
+        o.narrow = 1;
+        conv(p, o, in_shape, input, out_shape, weights, channels, output, scratch);
+    } else {
+        o.narrow = 0;
+        conv(p, o, in_shape, input, out_shape, weights, channels, output, scratch);
     }
 }
 

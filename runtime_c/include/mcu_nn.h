@@ -150,6 +150,30 @@ void mcu_quantize_f32_s8(const float *input, int8_t *output, int32_t n, float sc
 void mcu_dequantize_s8_f32(const int8_t *input, float *output, int32_t n, float scale, int32_t zero_point);
 
 /*
+ * Legacy uint8 models (weights with a per-tensor zero point). The model is held in int8 (uint8 - 128,
+ * zero points - 128); weights keep their zero point, and filter_offset = -weight zero point, in
+ * [-127, 128], is added to every weight: acc = bias + sum((x + input_offset) * (w + filter_offset)),
+ * TFLite's uint8 arithmetic. Products reach 255 * 255, so a reduction is at most 33025 taps.
+ * Shapes, layouts and the other parameters as for the kernels above without _wzp.
+ */
+void mcu_conv_s8_wzp_ref(const mcu_conv_params *p, const mcu_channel_quant *q, int32_t filter_offset,
+                         mcu_shape in_shape, const int8_t *input, mcu_shape out_shape, const int8_t *filter,
+                         const int32_t *bias, int8_t *output);
+void mcu_dwconv_s8_wzp_ref(const mcu_conv_params *p, const mcu_channel_quant *q, int32_t filter_offset,
+                           mcu_shape in_shape, const int8_t *input, mcu_shape out_shape, const int8_t *filter,
+                           const int32_t *bias, int8_t *output);
+void mcu_pwconv_s8_wzp_ref(const mcu_conv_params *p, const mcu_channel_quant *q, int32_t filter_offset,
+                           mcu_shape in_shape, const int8_t *input, mcu_shape out_shape, const int8_t *filter,
+                           const int32_t *bias, int8_t *output);
+void mcu_fc_s8_wzp_ref(const mcu_quant_io *io, const mcu_channel_quant *q, int32_t filter_offset, int32_t in_features,
+                       int32_t out_features, const int8_t *input, const int8_t *weights, const int32_t *bias,
+                       int8_t *output);
+
+/* Average pool rounding ties up, floor((sum + count / 2) / count): TFLite's uint8 kernel on uint8 - 128 values. */
+void mcu_avgpool_s8_halfup_ref(const mcu_pool_params *p, mcu_shape in_shape, const int8_t *input,
+                               mcu_shape out_shape, int8_t *output);
+
+/*
  * Profiling hooks: the generated model.c wraps every layer i in MCU_LAYER_BEGIN(i) / MCU_LAYER_END(i).
  * They cost nothing unless MCU_PROFILE is defined, in which case the application provides
  * the two functions below (e.g. reading a cycle counter).

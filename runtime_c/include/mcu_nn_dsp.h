@@ -5,23 +5,31 @@
  * declares nothing. The compiler (mcucompile/kernels/arm_dsp.py) lays out every constant the way
  * these kernels read it and checks, ahead of time, every condition written below.
  *
- * Per-channel record (mcu_dsp_channel, 5 int32 per output channel, the order the kernels load it):
- *   bias        bias[c] - input_zero_point * sum(w[c])      (the input offset folded in, int32 wrap)
- *   multiplier  the Q31 multiplier of mcu_requantize
- *   left        max(shift, 0) + 1
- *   round       1 << max(-shift, 0)
- *   right       max(-shift, 0) + 1
- * Folding the zero point: the reference sums (x - zp) * w over the taps inside the image; these
- * kernels sum x * w over all taps, reading zp for a tap in the padding, and start from the folded
- * bias. Both are the same integer modulo 2^32, hence the same int32.
+ * Scaled weights: every weight and the bias of output channel c are stored times 2^left[c],
+ * left = max(shift, 0) + 1, so the kernels accumulate A = acc * 2^left, acc being the reference's
+ * accumulator (the compiler checks the scaled weights still fit int16).
  *
- * Requantization (mcu_dsp_requantize) is exact, equal to mcu_requantize, under the condition the
- * compiler checks per channel: |acc| * 2^left < 2^30 for every accumulator the layer can produce
- * (bounded by |bias| + 128 * sum|w[c]|) and right <= 29:
- *   SMMULR(acc * 2^left, m) = floor((acc * 2^(left-1) * m + 2^30) / 2^31), which is gemmlowp's
- *     SaturatingRoundingDoublingHighMul (it rounds half toward +infinity; no saturation case as m > 0);
- *   (2x + round - [x < 0]) >> right is RoundingDivideByPOT(x, right - 1) (ties away from zero),
- *     for right - 1 = 0 as well.
+ * Per-channel record (mcu_dsp_channel, 4 int32 per output channel, the order the kernels load it):
+ *   bias        (bias[c] - input_zero_point * sum(w[c])) * 2^left   (the input offset folded in)
+ *   multiplier  the Q31 multiplier of mcu_requantize
+ *   rounding    2^right + output_zero_point * 2^(right + 1),  right = max(-shift, 0)
+ *   shift       right + 1
+ * Folding the input zero point: the reference sums (x - zp) * w over the taps inside the image;
+ * these kernels sum x * w over all taps, reading zp for a tap in the padding, and start from the
+ * folded bias. Both are the same integer modulo 2^32, hence the same int32.
+ *
+ * Requantization (mcu_dsp_requantize) equals mcu_requantize_s8, under the conditions the compiler
+ * checks per channel: |acc| * 2^left < 2^30 for every accumulator the layer can produce (bounded by
+ * |folded bias| + 128 * sum|w[c]|) and right <= 20. Then, with s = left - 1 and r = right:
+ *   x = SMMULR(A, m) = floor((acc * 2^s * m + 2^30) / 2^31), which is gemmlowp's
+ *     SaturatingRoundingDoublingHighMul of acc * 2^s (ties toward +infinity; no wrap as |A| < 2^30,
+ *     no saturation case as m >= 0), and |x| <= 2^29;
+ *   floor((2x + 2^r - [x < 0]) / 2^(r+1)) is RoundingDivideByPOT(x, r) (ties away from zero), r = 0
+ *     included; adding zp_out * 2^(r+1) inside the floor adds zp_out outside it. The sum stays
+ *     within int32: 2^30 + 2^(r+9) < 2^31;
+ *   SSAT #8 then clamps to [-128, 127]: the reference's clamp to [-256, 255] before adding zp_out
+ *     changes nothing that a clamp into int8 keeps. A layer whose activation range is narrower
+ *     clamps again to [act_min, act_max] (the kernels take that path only for such layers).
  */
 #ifndef MCU_NN_DSP_H
 #define MCU_NN_DSP_H
@@ -39,19 +47,19 @@ extern "C" {
 #endif
 
 /* Words per output channel in the channel records. */
-#define MCU_DSP_CHANNEL_WORDS 5
+#define MCU_DSP_CHANNEL_WORDS 4
 
-/* What every DSP kernel needs besides its constants: window geometry and the output stage. */
+/* What every DSP kernel needs besides its constants: window geometry and the activation clamp
+ * (the output zero point is in the channel records). */
 typedef struct {
     int16_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left;
     int32_t input_zero_point;  /* the value a padded tap reads */
-    int32_t output_offset;     /* output zero point */
     int32_t act_min, act_max;  /* int8 clamp */
 } mcu_dsp_params;
 
 /*
  * Pointwise 1x1 convolution (stride 1, unpadded), also the fully connected layer (h = w = 1).
- * weights: int32 words, each two int16 weights (low half first), in blocks per pair of output
+ * weights: int32 words, each two scaled int16 weights (low half first), in blocks per pair of output
  * channels: for k-pair i of K4 = in_c rounded up to 4: word (c0: k[2i], k[2i+1]), word (c1: same);
  * the k order within each group of 4 is (0, 2, 1, 3), the order SXTB16 widens a word in; the
  * in_c % 4 tail keeps its natural order; padding k and an odd last channel hold 0.
@@ -72,13 +80,15 @@ void mcu_conv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *
 int32_t mcu_conv_s8_dsp_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape);
 
 /*
- * Depthwise convolution, channel multiplier 1, any kernel. weights: for each group of 4
+ * Depthwise convolution, channel multiplier 1, any kernel. weights (scaled): for each group of 4
  * channels, for each tap (ky, kx): word (c0, c2), word (c1, c3) as int16 pairs; then for the
- * c % 4 tail channels, for each tail channel, for each tap: one word holding the int16 weight.
- * channels: c records. No scratch.
+ * c % 4 tail channels, for each tail channel, for each tap: one word holding the weight.
+ * channels: c records. scratch: mcu_dwconv_s8_dsp_scratch_bytes() bytes, 4-byte aligned (one
+ * pixel of input zero points, which the padded taps of the unrolled 3x3 path read).
  */
 void mcu_dwconv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
-                       const int32_t *weights, const int32_t *channels, int8_t *output);
+                       const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+int32_t mcu_dwconv_s8_dsp_scratch_bytes(mcu_shape in_shape);
 
 /* The one SXTB16-with-rotate the kernels need: bytes 1 and 3 of x, sign-extended to int16 each. */
 static inline int32_t mcu_dsp_sxtb16_ror8(int32_t x)
@@ -104,17 +114,33 @@ static inline int32_t mcu_dsp_load4(const int8_t *p)
     return v;
 }
 
-/* The output stage: see the top of this file for why it equals mcu_requantize_s8. */
-static inline int8_t mcu_dsp_requantize(int32_t acc, const int32_t *ch, const mcu_dsp_params *p)
+/* The activation clamp, copied out of mcu_dsp_params so that it stays in registers (an int8 store
+ * may alias the params struct, so reading it through the pointer reloads it). narrow: the range is
+ * smaller than int8, so the output stage clamps again after SSAT. The kernels branch on narrow once
+ * per call, into bodies inlined with it as a constant. */
+typedef struct {
+    int32_t min, max;
+    int narrow;
+} mcu_dsp_out;
+
+static inline mcu_dsp_out mcu_dsp_out_of(const mcu_dsp_params *p)
 {
-    const int32_t x = mcu_dsp_smmulr((int32_t)((uint32_t)acc << ch[2]), ch[1]);
-    int32_t v = (ch[3] + x * 2 + (x >> 31)) >> ch[4];
-    v += p->output_offset;
-    if (v < p->act_min) {
-        v = p->act_min;
-    }
-    if (v > p->act_max) {
-        v = p->act_max;
+    mcu_dsp_out o;
+    o.min = p->act_min;
+    o.max = p->act_max;
+    o.narrow = p->act_min > -128 || p->act_max < 127;
+    return o;
+}
+
+/* The output stage, scaled accumulator -> int8: see the top of this file for why it equals
+ * mcu_requantize_s8. Five instructions (SMMULR, ADD, ADD, ASR, SSAT) when o.narrow is 0. */
+static inline __attribute__((always_inline)) int8_t mcu_dsp_requantize(int32_t acc, const int32_t *ch, mcu_dsp_out o)
+{
+    const int32_t x = mcu_dsp_smmulr(acc, ch[1]);
+    int32_t v = __ssat((ch[2] + x * 2 + (x >> 31)) >> ch[3], 8);
+    if (o.narrow) {
+        v = v < o.min ? o.min : v;
+        v = v > o.max ? o.max : v;
     }
     return (int8_t)v;
 }

@@ -5,7 +5,7 @@
  * ahead of time by the compiler (mcucompile/kernels/arm_mve.py) in the order these kernels read them:
  *
  *   requant  per block of four output channels, 16 int32 words: bias[4] multiplier[4] left[4] right[4]
- *            (see mcu_requantize_mve.h). The bias already holds the input zero point's share,
+ *            (see mcu_mve.h). The bias already holds the input zero point's share,
  *            bias - input_zp * sum(weights of the channel), so the kernels multiply raw int8 inputs
  *            and never read p->io.input_offset; a tap in the padding counts as the value input_zp.
  *   weights  as each kernel says below, zero-padded; the padding weights multiply whatever input byte
@@ -29,23 +29,26 @@ extern "C" {
 /*
  * Pointwise (1x1, stride 1, no padding) convolution over `pixels` = h * w positions.
  * weights [out_c][row] with row = in_c rounded up to a multiple of 16, zero-padded;
- * requant holds ceil(out_c / 4) blocks. Any in_c, out_c >= 1.
+ * requant [out_c][4]: per channel bias (folded), multiplier, left, right. Any in_c, out_c >= 1.
  */
 void mcu_pwconv_s8_mve(const mcu_quant_io *io, int32_t pixels, int32_t in_c, int32_t out_c, const int8_t *input,
                        const int8_t *weights, const int32_t *requant, int8_t *output);
 
 /*
  * Depthwise 3x3 convolution, channel multiplier 1, any stride and padding (pad_top, pad_left < 3).
- * weights [ceil(c / 4)][9][4]: for each block of four channels, the nine taps in (ky, kx) order,
- * four channels each, zero-padded past c; requant holds ceil(c / 4) blocks.
+ * weights [ceil(c / 8)][9][8]: for each block of eight channels, the nine taps in (ky, kx) order,
+ * eight channels each, zero-padded past c. requant holds 40 words per eight channels: two blocks,
+ * the even channels' (0, 2, 4, 6) then the odd ones', then their 8 biases before folding in the same
+ * order (even, odd); zeros past c.
  */
 void mcu_dwconv3x3_s8_mve(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                           const int8_t *weights, const int32_t *requant, int8_t *output);
 
 /*
- * Convolution (groups = 1) with a small reduction, kernel_h * kernel_w * in_c <= 32: the first layer
- * of an image network (3x3 over 1 or 3 channels). weights [out_c][32]: each channel's taps in
- * (ky, kx, ci) order, zero-padded to 32 bytes; requant holds ceil(out_c / 4) blocks.
+ * Convolution (groups = 1) with a small reduction, kernel_h * kernel_w * in_c <= 32 and
+ * kernel_w * in_c <= 16: the first layer of an image network (3x3 over 1 or 3 channels). weights [out_c][32]: each channel's taps in
+ * (ky, kx, ci) order, zero-padded to 32 bytes, for out_c rounded up to a multiple of 4 (the extra rows
+ * zero); requant holds ceil(out_c / 4) blocks.
  */
 void mcu_conv_small_s8_mve(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                            const int8_t *weights, const int32_t *requant, int8_t *output);

@@ -1,7 +1,8 @@
 /*
- * mcu_requantize_mve.h - mcu_requantize_s8 on four int32 lanes at once, with Helium (MVE).
+ * mcu_mve.h - helpers the Helium (MVE) kernels share: requantization of four int32 lanes at once,
+ * and an ordering barrier for the compiler.
  *
- * Byte for byte the numbers of mcu_requantize.h, built from three MVE instructions and one fix:
+ * Requantization: byte for byte the numbers of mcu_requantize.h, from three MVE instructions and a fix:
  *   - VSHL by a non-negative register amount is the wrapping left shift (mcu_shift_left_wrap);
  *   - VQRDMULH is SaturatingRoundingDoublingHighMul exactly: (2ab + 2^31) >> 32 rounds ties toward
  *     +infinity as gemmlowp's nudge-and-truncate does, and saturates INT32_MIN * INT32_MIN;
@@ -20,13 +21,24 @@
  * left = max(shift, 0) and right = min(shift, 0) (a right shift as a negative amount). Channels past
  * the layer's last one are padded with zeros.
  */
-#ifndef MCU_REQUANTIZE_MVE_H
-#define MCU_REQUANTIZE_MVE_H
+#ifndef MCU_MVE_H
+#define MCU_MVE_H
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
 #include <arm_mve.h>
 #include <stdint.h>
+
+/*
+ * GCC 12 moves every MVE load of an unrolled multiply-accumulate sequence to its start and keeps all
+ * the products alive until the sums at its end, spilling most of them to the stack (more instructions
+ * than the arithmetic itself). An empty asm that reads and writes the accumulators and clobbers memory
+ * keeps the order of the source; it emits no instruction.
+ */
+#define MCU_MVE_KEEP_ORDER(a, b) __asm__ volatile("" : "+w"(a), "+w"(b) : : "memory")
+
+/* For helpers taking a constant `full` flag: inlined, each call site keeps only its own branch. */
+#define MCU_MVE_INLINE static inline __attribute__((always_inline))
 
 /* int32 words per block of four channels in a packed requantization array. */
 #define MCU_MVE_RQ_BLOCK 16
@@ -63,4 +75,4 @@ static inline int32x4_t mcu_mve_requantize_n(int32x4_t acc, int32_t multiplier, 
 
 #endif /* MVE */
 
-#endif /* MCU_REQUANTIZE_MVE_H */
+#endif /* MCU_MVE_H */

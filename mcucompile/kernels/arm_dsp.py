@@ -1,0 +1,239 @@
+"""Cortex-M DSP-extension kernels (runtime_c/arm_dsp): SMLAD/SXTB16, constants laid out at build time.
+
+The compiler does ahead of time what the kernels would otherwise redo on every call:
+- weights are stored already widened to int16 pairs, in the order and pairing the kernels read them
+  (see runtime_c/include/mcu_nn_dsp.h for each layout). int16 rather than int8 with SXTB16 in the
+  loop: the pointwise inner loop then spends one LDRD per 4 SMLAD on weights instead of two LDR and
+  four SXTB16 (counted: 6 instead of 10 instructions per 8 MACs), the depthwise taps need no widening
+  of their weights, and the weights can carry the 2^left scale below; the cost is twice the weight
+  bytes in flash;
+- the input zero point is folded into the bias, bias - zp * sum(w), with int32 wrap-around: the
+  reference's bias + sum((x - zp) * w) and the kernels' (bias - zp * sum(w)) + sum(x * w) are the
+  same integer modulo 2^32; padded taps read zp, so they add zp * w and cancel their share of the fold;
+- weights and folded bias are multiplied by 2^left, left = max(shift, 0) + 1, so the kernels
+  accumulate acc * 2^left directly (no shift before the multiply);
+- the output zero point joins the rounding constant, so the output stage is SMMULR, two ADDs, ASR
+  and SSAT: record {bias * 2^left, multiplier, 2^right + zp_out * 2^(right + 1), right + 1};
+- the variant applies only where that sequence is provably exact (`channel_records`): every
+  accumulator the layer can produce, bounded by |bias| + 128 * sum|w|, satisfies
+  |acc| * 2^left < 2^30, right <= MAX_RIGHT, and the scaled weights fit int16. The proof is written
+  out in runtime_c/include/mcu_nn_dsp.h; `requantize_dsp` is the numpy model of the sequence, compared
+  with the reference over edge cases in tests/test_kernels_dsp.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..codegen.program import CArray, Layer
+from ..quant.fixedpoint import wrap_int32
+from . import register
+from .common import check_reduction, check_window, quant_io, shape_text
+from .ref import base_layer, is_pointwise
+
+CALL = "calls/dsp_conv.j2"
+MAX_SCRATCH = 4096  # bytes of im2col scratch the convolution variant may take
+CHANNEL_WORDS = 4
+# Largest right shift: |2x| <= 2^30 and |2^r + zp_out * 2^(r + 1)| < 2^(r + 9) keep the int32 sum exact.
+MAX_RIGHT = 20
+
+
+def _usable(ctx) -> bool:
+    return ctx.kernels == "auto" and ctx.target.has("dsp")
+
+
+def _per_channel(value, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(value, np.int64).reshape(-1), (n,)).copy()
+
+
+def channel_records(w2d: np.ndarray, bias, zero_point: int, multiplier, shift,
+                    output_zp: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """([out_c, 4] int32 records, [out_c] weight scale 2^left), or None where the short
+    requantization is not provably exact or the scaled weights leave int16."""
+    w2d = np.asarray(w2d, np.int64)
+    cout = w2d.shape[0]
+    bias = np.zeros(cout, np.int64) if bias is None else np.asarray(bias, np.int64)
+    folded = wrap_int32(bias - zero_point * w2d.sum(axis=1))
+    mult, shift = _per_channel(multiplier, cout), _per_channel(shift, cout)
+    left = np.maximum(shift, 0) + 1
+    right = np.maximum(-shift, 0)
+    bound = np.abs(folded) + 128 * np.abs(w2d).sum(axis=1)
+    if np.any(bound * (2.0 ** left) >= 2.0 ** 30) or np.any(right > MAX_RIGHT):
+        return None
+    if np.any(np.abs(w2d).max(axis=1, initial=0) << left > 32767):
+        return None
+    scale = np.left_shift(1, left)
+    rounding = np.left_shift(1, right) + output_zp * np.left_shift(1, right + 1)
+    records = np.stack([folded * scale, mult, rounding, right + 1], axis=1)
+    return records.astype(np.int32), scale
+
+
+def requantize_dsp(scaled_acc, records, act_min: int, act_max: int) -> np.ndarray:
+    """numpy model of mcu_dsp_requantize: the kernels accumulate acc * 2^left (scaled weights and
+    bias), then SMMULR, ADD, ADD, ASR, SSAT #8, and the layer's clamp where it is narrower."""
+    a = np.asarray(scaled_acc, np.int64)
+    _, mult, rounding, right = (np.asarray(records[..., i], np.int64) for i in range(CHANNEL_WORDS))
+    x = (a * mult + (1 << 31)) >> 32
+    t = rounding + 2 * x + (x >> 31)
+    assert np.all(np.abs(t) < 2 ** 31), "the kernel's int32 sum would overflow"
+    return np.clip(np.clip(t >> right, -128, 127), act_min, act_max)
+
+
+def _words(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """int16 pairs (low half first) as int32 words."""
+    u = (np.asarray(lo, np.int64) & 0xFFFF) | ((np.asarray(hi, np.int64) & 0xFFFF) << 16)
+    return wrap_int32(u).astype(np.int32)
+
+
+def pointwise_order(k: int) -> np.ndarray:
+    """k order of the pointwise kernel's widened column: (0, 2, 1, 3) per full group of 4, the tail natural."""
+    full = k // 4 * 4
+    order = [4 * g + i for g in range(k // 4) for i in (0, 2, 1, 3)] + list(range(full, k))
+    return np.array(order, np.int64)
+
+
+def pack_matmul(w2d: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """[out_c, K] weights -> words for mcu_dsp_matmul_2cols: per channel pair, per k pair, (c0, c1)."""
+    cout, _ = w2d.shape
+    k4 = (len(order) + 3) // 4 * 4
+    wp = np.zeros((cout + cout % 2, k4), np.int64)
+    wp[:cout, :len(order)] = np.asarray(w2d, np.int64)[:, order]
+    pairs = wp.reshape(-1, 2, k4 // 2, 2)  # [pair][channel][k pair][lo/hi]
+    words = _words(pairs[..., 0], pairs[..., 1])  # [pair][channel][k pair]
+    return words.transpose(0, 2, 1).reshape(-1)
+
+
+def pack_depthwise(w: np.ndarray) -> np.ndarray:
+    """[kh, kw, c] weights -> words for mcu_dwconv_s8_dsp: per group of 4 channels, per tap,
+    (c0, c2), (c1, c3); then per tail channel, per tap, one int32 weight."""
+    kh, kw, c = w.shape
+    wt = np.asarray(w, np.int64).reshape(kh * kw, c)
+    groups = c // 4
+    g = wt[:, :groups * 4].reshape(kh * kw, groups, 4).transpose(1, 0, 2)  # [group][tap][4]
+    body = np.stack([_words(g[..., 0], g[..., 2]), _words(g[..., 1], g[..., 3])], axis=-1).reshape(-1)
+    tail = wt[:, groups * 4:].T.reshape(-1).astype(np.int32)
+    return np.concatenate([body, tail]).astype(np.int32)
+
+
+def _layer(ctx, kernel: str, variant: str, summary: str, source: str, weights: np.ndarray, records: np.ndarray,
+           geometry: tuple, in_shape: tuple, out_shape: tuple, scratch: int) -> Layer:
+    io = quant_io(ctx)
+    arrays = [CArray(f"{ctx.prefix}_weights", "int32_t", weights),
+              CArray(f"{ctx.prefix}_channels", "int32_t", records.reshape(-1))]
+    params = dict(geometry=geometry, input_zero_point=-io["input_offset"], act_min=io["act_min"],
+                  act_max=io["act_max"], in_shape=in_shape, out_shape=out_shape,
+                  weights=arrays[0].name, channels=arrays[1].name)
+    return base_layer(ctx, kernel, variant, summary, CALL, [source], params=params, arrays=arrays, scratch=scratch)
+
+
+def _records(ctx, w2d: np.ndarray):
+    """channel_records for this node: ([out_c, 4] records, [out_c] scale) or None."""
+    node, graph = ctx.node, ctx.graph
+    bias = graph.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
+    return channel_records(w2d, bias, ctx.x.qparams.scalar_zero_point, node.attrs["multiplier"],
+                           node.attrs["shift"], ctx.y.qparams.scalar_zero_point)
+
+
+class Conv:
+    """Pointwise 1x1 (pixels widened once, 2x2 SMLAD blocks) and small convolutions (im2col of two pixels)."""
+
+    name = "arm-dsp"
+
+    def _plan(self, ctx):
+        w = ctx.graph.tensor(ctx.node.inputs[1]).data
+        cout, kh, kw, cin = w.shape
+        k = kh * kw * cin
+        k4 = (k + 3) // 4 * 4
+        pointwise = is_pointwise(ctx)
+        if not pointwise and 4 * k4 > MAX_SCRATCH:
+            return None
+        plan = _records(ctx, w.reshape(cout, k))
+        if plan is None:
+            return None
+        return w, pointwise, k, k4, plan
+
+    def applies(self, ctx) -> bool:
+        return _usable(ctx) and self._plan(ctx) is not None
+
+    def build(self, ctx) -> Layer:
+        node = ctx.node
+        w, pointwise, k, k4, (records, scale) = self._plan(ctx)
+        cout, kh, kw, cin = w.shape
+        check_reduction(node, k)
+        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
+        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
+        in_shape, out_shape = tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4])
+        where = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
+        scaled = np.asarray(w, np.int64).reshape(cout, k) * scale[:, None]
+        if pointwise:
+            return _layer(ctx, "mcu_pwconv_s8_dsp", "Arm DSP, 2 pixels x 2 channels SMLAD",
+                          f"pointwise conv 1x1 stride 1, {where}", "arm_dsp/mcu_pwconv_s8_dsp.c",
+                          pack_matmul(scaled, pointwise_order(k)), records, (1, 1, 1, 1, 0, 0), in_shape,
+                          out_shape, 2 * k4 * 2)
+        return _layer(ctx, "mcu_conv_s8_dsp", "Arm DSP, im2col of 2 pixels, SMLAD",
+                      f"conv {kh}x{kw} stride {sh}, {where}", "arm_dsp/mcu_conv_s8_dsp.c",
+                      pack_matmul(scaled, np.arange(k)), records, (kh, kw, sh, sw, pads[0], pads[1]), in_shape,
+                      out_shape, 2 * k4 * 2)
+
+
+class Depthwise:
+    """4 channels per SXTB16 pair, weights pre-widened, 3x3 unrolled (border pixels too, their padded
+    taps reading a zero-point row in scratch); no in-place twin (yet)."""
+
+    name = "arm-dsp"
+
+    def _plan(self, ctx):
+        w = ctx.graph.tensor(ctx.node.inputs[1]).data
+        kh, kw, c = w.shape
+        return _records(ctx, np.asarray(w).reshape(kh * kw, c).T)
+
+    def applies(self, ctx) -> bool:
+        return _usable(ctx) and self._plan(ctx) is not None
+
+    def build(self, ctx) -> Layer:
+        node = ctx.node
+        w = ctx.graph.tensor(node.inputs[1]).data
+        kh, kw, c = w.shape
+        check_reduction(node, kh * kw)
+        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
+        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
+        records, scale = self._plan(ctx)
+        scaled = np.asarray(w, np.int64) * scale
+        return _layer(ctx, "mcu_dwconv_s8_dsp", "Arm DSP, 4 channels per SXTB16 pair",
+                      f"depthwise conv {kh}x{kw} stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
+                      "arm_dsp/mcu_dwconv_s8_dsp.c", pack_depthwise(scaled), records,
+                      (kh, kw, sh, sw, pads[0], pads[1]), tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4]),
+                      dwconv_scratch_bytes(c))
+
+
+def dwconv_scratch_bytes(c: int) -> int:
+    """mcu_dwconv_s8_dsp_scratch_bytes: one pixel of zero points, for the padded taps."""
+    return (c + 3) // 4 * 4
+
+
+class FullyConnected:
+    """A fully connected layer is a pointwise convolution of one pixel."""
+
+    name = "arm-dsp"
+
+    def _plan(self, ctx):
+        return _records(ctx, ctx.graph.tensor(ctx.node.inputs[1]).data)
+
+    def applies(self, ctx) -> bool:
+        return _usable(ctx) and self._plan(ctx) is not None
+
+    def build(self, ctx) -> Layer:
+        w = ctx.graph.tensor(ctx.node.inputs[1]).data
+        cout, cin = w.shape
+        check_reduction(ctx.node, cin)
+        k4 = (cin + 3) // 4 * 4
+        records, scale = self._plan(ctx)
+        scaled = np.asarray(w, np.int64) * scale[:, None]
+        return _layer(ctx, "mcu_pwconv_s8_dsp", "Arm DSP pointwise kernel on one pixel",
+                      f"fully connected {cin} -> {cout}", "arm_dsp/mcu_pwconv_s8_dsp.c",
+                      pack_matmul(scaled, pointwise_order(cin)), records, (1, 1, 1, 1, 0, 0),
+                      (1, 1, cin), (1, 1, cout), 2 * k4 * 2)
+
+
+register("conv2d", Conv())
+register("depthwise_conv2d", Depthwise())
+register("fully_connected", FullyConnected())
