@@ -205,7 +205,8 @@ void mcu_dwconv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t
     int8_t *zp_pixel = (int8_t *)(void *)scratch;
     mcu_dsp_out o = mcu_dsp_out_of(p);
     memset(zp_pixel, p->input_zero_point, (size_t)in_shape.c);
-    /* Two bodies, the clamp's presence a constant in each (see mcu_dsp_out). */
+    /* Two bodies, the clamp's presence a constant in each (see mcu_dsp_out): a branch per group of
+     * outputs measured 0.3 instructions per MAC more (VWW), for 1.5 KB less code. */
     if (o.narrow) {
         o.narrow = 1;
         dwconv(p, o, in_shape, input, out_shape, weights, channels, output, zp_pixel);
