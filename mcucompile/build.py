@@ -6,6 +6,7 @@ from pathlib import Path
 from .codegen.lower import lower
 from .compiler import compile_graph
 from .ir import Graph
+from .errors import DoesNotFit
 from .project.fit import DEFAULT_STACK_BYTES, Placement, place
 from .project.writer import write_project
 from .targets import Board, Target, resolve
@@ -35,7 +36,21 @@ def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board |
                      placement: Placement | None = None, compile_firmware: bool | None = None,
                      io_in_arena: bool = False, kernels: str = "auto", log=None) -> dict:
     program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels)
-    report = write_project(program, Path(out_dir), target, board, placement)
+    try:
+        report = write_project(program, Path(out_dir), target, board, placement)
+    except DoesNotFit:
+        # The fast kernels lay weights out wider (int16 pairs for SMLAD); where that is what does
+        # not fit, the int8 reference layout may: slower, but it runs.
+        if kernels != "auto":
+            raise
+        compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels="ref")
+        if compact.weights_bytes >= program.weights_bytes:
+            raise
+        report = write_project(compact, Path(out_dir), target, board, placement)
+        if log:
+            log(f"the {target.name} kernels' weight layout ({program.weights_bytes:,} bytes) does not fit "
+                f"{board.name}; built with the int8 reference kernels ({compact.weights_bytes:,} bytes of weights) "
+                "instead, or place the weights with --weights-in")
     if target.kind != "mcu" or compile_firmware is False:
         return report
     if compile_firmware is None and not have(ARM_GCC):

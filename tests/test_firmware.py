@@ -109,7 +109,10 @@ def _mobilenet_v1_1_0_224():
         name="mobilenet_v1", weights_bytes=weights + 12 * channels,  # int32 bias, multiplier, shift per channel
         arena_bytes=112 * 112 * 32 + 112 * 112 * 64,  # block 1's pointwise input and output
         kernels=["mcu_avgpool_s8_ref", "mcu_conv_s8_ref", "mcu_dwconv_s8_ref", "mcu_fc_s8_ref", "mcu_pwconv_s8_ref"],
-        layers=[None] * 29, input_tensor=SimpleNamespace(size=224 * 224 * 3), output_tensor=SimpleNamespace(size=1000),
+        layers=[SimpleNamespace(kernel=k, code_bytes=1024) for k in
+                ["mcu_conv_s8_ref"] + ["mcu_dwconv_s8_ref", "mcu_pwconv_s8_ref"] * 13 + ["mcu_avgpool_s8_ref",
+                                                                                         "mcu_fc_s8_ref"]],
+        input_tensor=SimpleNamespace(size=224 * 224 * 3), output_tensor=SimpleNamespace(size=1000),
         io_in_arena=False)
 
 
@@ -143,7 +146,9 @@ def test_placement_refusals():
 
 def test_cli_refuses_a_model_too_large_for_the_board(tmp_path):
     model = wide_model(tmp_path / "wide.onnx")
-    result = mcucompile("build", model, "--board", "stm32f746", "--calib", "random", "-o", tmp_path / "out")
+    # The reference kernels keep the weights int8, so the figure in the message is exact.
+    result = mcucompile("build", model, "--board", "stm32f746", "--kernels", "ref", "--calib", "random",
+                        "-o", tmp_path / "out")
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr

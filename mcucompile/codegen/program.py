@@ -34,6 +34,7 @@ class Layer:
     inplace_scratch: int = 0  # bytes of scratch that variant needs
     scratch_location: str = "NULL"  # C expression, set once memory is planned
     call_template: str = "calls/conv.j2"  # renders this layer's C call
+    code_bytes: int = 1024  # flash the kernel's code takes (an estimate with margin, for the fit check)
     sources: list[str] = field(default_factory=list)  # runtime_c files (relative paths) the kernel needs
     inplace_sources: list[str] = field(default_factory=list)
 

@@ -6,11 +6,12 @@ the harness's I/O buffers always stay in the RAM region.
 
 The estimate charges each region with
   code region:  the weights (if there) + code, estimated as a fixed part (startup, main, the
-                semihosting and float helpers from newlib) plus a part per kernel and per layer;
+                semihosting and float helpers from newlib), each distinct kernel's code at the size
+                its variant declares (Layer.code_bytes), and a part per layer;
   RAM region:   the arena (if there) + the stack + the input and output buffers of main.c +
                 a small fixed part for the rest of .data/.bss (per-layer profile counters);
   other region: the weights and/or the arena placed there.
-The code constants are measured figures of the reference kernels at -O2 (arm-none-eabi-gcc 12)
+The fixed and per-layer constants are measured figures of the reference kernels at -O2 (arm-none-eabi-gcc 12)
 with a margin; after linking, toolchain.memory_use reports the real bytes, and the linker itself
 refuses an image that overflows a region.
 """
@@ -29,7 +30,6 @@ DEFAULT_STACK_BYTES = 4 * 1024
 # per layer (call, parameters, names). The constants keep a margin of about a third for other
 # CPUs, flags and the bigger optimized kernels to come.
 CODE_FIXED_BYTES = 5 * 1024
-CODE_PER_KERNEL_BYTES = 1024
 CODE_PER_LAYER_BYTES = 192
 DATA_FIXED_BYTES = 1024  # main.c: command line 256, float chunk 256, statics; newlib
 DATA_PER_LAYER_BYTES = 16  # one 64-bit profile counter per layer, and slack
@@ -75,7 +75,11 @@ def estimate(program, board, placement: Placement) -> dict:
     """Bytes per region, itemized: {region: {"length": n, "parts": {what: bytes}, "used": n}}."""
     inp, out = program.input_tensor, program.output_tensor
     regions: dict[str, dict[str, int]] = {r.name: {} for r in board.regions}
-    code = CODE_FIXED_BYTES + CODE_PER_KERNEL_BYTES * len(program.kernels) + CODE_PER_LAYER_BYTES * len(program.layers)
+    # Each distinct kernel's code is counted once, at the size its variant declares.
+    kernel_code = {}
+    for layer in program.layers:
+        kernel_code[layer.kernel] = max(kernel_code.get(layer.kernel, 0), layer.code_bytes)
+    code = CODE_FIXED_BYTES + sum(kernel_code.values()) + CODE_PER_LAYER_BYTES * len(program.layers)
     regions[placement.code]["code (estimate)"] = code
     regions[placement.weights]["weights"] = program.weights_bytes
     if program.arena_bytes:
