@@ -66,7 +66,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, options in MODELS:
             lines += measure(name, options, Path(tmp))
-            print("\n".join(lines[-2:]), flush=True)
+            print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
     lines.append("")
     lines.append(f"TensorFlow Lite Micro records {TFLM_VWW_ARENA:,} bytes of arena for the VWW network "
                  "(73,728 for tensors and scratch).")
