@@ -16,8 +16,9 @@ from ..ir import Graph, Node
 from . import ref
 
 # Choices for `--kernels`: "auto" takes the best variant the target's ISA allows, "ref" forces the
-# portable reference everywhere (for comparisons); further libraries register their own names.
-KERNEL_SETS = ("auto", "ref", "cmsis-nn")
+# portable reference everywhere (for comparisons); a family's name ("arm-dsp", "mve", "cmsis-nn")
+# takes only that family's variants and the reference (e.g. the DSP path on a Helium core).
+KERNEL_SETS = ("auto", "ref", "arm-dsp", "mve", "cmsis-nn")
 
 
 @dataclass

@@ -38,7 +38,7 @@ MAX_RIGHT = 20
 
 
 def _usable(ctx) -> bool:
-    return ctx.kernels == "auto" and ctx.target.has("dsp")
+    return ctx.kernels in ("auto", "arm-dsp") and ctx.target.has("dsp")
 
 
 def _per_channel(value, n: int) -> np.ndarray:

@@ -115,7 +115,7 @@ def pack_small_conv(w: np.ndarray) -> np.ndarray:
 
 def _active(ctx) -> bool:
     # Weights with a zero point (uint8 models) have kernels of their own (kernels/wzp.py).
-    return ctx.kernels == "auto" and ctx.target.has("mve") and not int(ctx.node.attrs.get("weight_zp", 0))
+    return ctx.kernels in ("auto", NAME) and ctx.target.has("mve") and not int(ctx.node.attrs.get("weight_zp", 0))
 
 
 # Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m55 (first conv 728,
