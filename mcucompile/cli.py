@@ -77,6 +77,14 @@ stack_option = click.option("--stack", "stack_bytes", default=DEFAULT_STACK_BYTE
                             help="Firmware stack in bytes (counted in the RAM fit check).")
 
 
+def build_options(command):
+    """The options that say what to build for and where things go, shared by build and verify."""
+    for option in reversed((target_option, board_option, weights_in_option, arena_in_option, stack_option,
+                            io_in_arena_option, kernels_option)):
+        command = option(command)
+    return command
+
+
 def _describe_fit(report) -> str:
     if "board" not in report:
         return ""
@@ -88,13 +96,7 @@ def _describe_fit(report) -> str:
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@target_option
-@board_option
-@weights_in_option
-@arena_in_option
-@stack_option
-@io_in_arena_option
-@kernels_option
+@build_options
 @click.option("--no-compile", is_flag=True, help="Firmware: write the project without running make.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Project folder to write.")
 @click.option("--name", default="model", show_default=True, help="C name prefix of the generated API.")
@@ -155,13 +157,7 @@ def run(project, input_path, output_path, raw, profile):
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@target_option
-@board_option
-@weights_in_option
-@arena_in_option
-@stack_option
-@io_in_arena_option
-@kernels_option
+@build_options
 @click.option("--inputs", "inputs", default="10", show_default=True, metavar="N|PATH",
               help="N seeded random inputs (uniform in [-1, 1]), or a .npy of inputs in the model's layout.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")

@@ -10,7 +10,6 @@ from .memory.render import render_png
 
 def describe(program: Program) -> str:
     """A table of layers and the arena figures, for people."""
-    memory = program.memory
     lines = [f"{'#':>3}  {'layer':<40} {'kernel':<28} {'out shape':<14} {'MACs':>11}"]
     for layer in program.layers:
         shape = "x".join(str(d) for d in layer.out_shape[1:])

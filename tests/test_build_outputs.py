@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from mcucompile.build import build_project
 

@@ -90,15 +90,19 @@ class AvgPool:
         return True
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        check_window(node, node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        geometry = window(node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        io = quant_io(ctx)
-        summary = (f"average pool {geometry['kernel_h']}x{geometry['kernel_w']} stride {geometry['stride_h']}, "
-                   f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
-        return base_layer(ctx, "mcu_avgpool_s8_ref", "reference", summary, "calls/avgpool.j2",
-                          ["ref/mcu_avgpool_s8_ref.c"],
-                          params=dict(geometry=geometry, act_min=io["act_min"], act_max=io["act_max"]))
+        return avgpool_layer(ctx, "mcu_avgpool_s8_ref", "reference", "")
+
+
+def avgpool_layer(ctx, kernel: str, variant: str, note: str) -> Layer:
+    """An average pool calling through mcu_pool_params (the kernels differ only in their rounding)."""
+    node = ctx.node
+    check_window(node, node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
+    geometry = window(node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
+    io = quant_io(ctx)
+    summary = (f"average pool {geometry['kernel_h']}x{geometry['kernel_w']} stride {geometry['stride_h']}, "
+               f"{note}{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
+    return base_layer(ctx, kernel, variant, summary, "calls/avgpool.j2", [f"ref/{kernel}.c"],
+                      params=dict(geometry=geometry, act_min=io["act_min"], act_max=io["act_max"]))
 
 
 class Softmax:

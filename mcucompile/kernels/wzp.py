@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..codegen.program import Layer
 from . import register
 from .common import check_window, quant_io, shape_text, standard_arrays, window
-from .ref import base_layer, is_pointwise
+from .ref import avgpool_layer, base_layer, is_pointwise
 
 # Products reach 255 * 255 (not 255 * 128), so the int32 accumulator holds fewer taps.
 MAX_REDUCTION_WZP = 33025
@@ -95,15 +95,8 @@ class AvgPoolHalfUp:
         return ctx.node.attrs.get("rounding") == "half_up"
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        check_window(node, node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        geometry = window(node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        io = quant_io(ctx)
-        summary = (f"average pool {geometry['kernel_h']}x{geometry['kernel_w']} stride {geometry['stride_h']}, "
-                   f"rounding half up (uint8 model), {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
-        return base_layer(ctx, "mcu_avgpool_s8_halfup_ref", "reference, ties rounded up", summary, "calls/avgpool.j2",
-                          ["ref/mcu_avgpool_s8_halfup_ref.c"],
-                          params=dict(geometry=geometry, act_min=io["act_min"], act_max=io["act_max"]))
+        return avgpool_layer(ctx, "mcu_avgpool_s8_halfup_ref", "reference, ties rounded up",
+                             "rounding half up (uint8 model), ")
 
 
 register("conv2d", Conv())
