@@ -2,9 +2,9 @@
 int8 reference. OPS maps the IR op name to its module."""
 from __future__ import annotations
 
-from . import avgpool, conv, depthwise, fully_connected, reshape, softmax_layer
+from . import avgpool, conv, depthwise, fully_connected, reshape, softmax
 
-OPS = {m.OP: m for m in (conv, depthwise, fully_connected, avgpool, reshape, softmax_layer)}
+OPS = {m.OP: m for m in (conv, depthwise, fully_connected, avgpool, reshape, softmax)}
 
 # Activation ops exist only between import and fusion; they have no kernel of their own.
 ACTIVATIONS = ("relu", "clip")

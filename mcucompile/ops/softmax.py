@@ -6,7 +6,7 @@ int8 arithmetic, per row, with d = x - max(row) <= 0:
     in) to a Q5.26 number, exponentiated in fixed point (Q0.31) and summed in Q12.19;
   * 1 / sum comes from Newton-Raphson on the sum normalised to [1, 2), and each output is
     exp * (1 / sum) rounded to the fixed output scale 1/256 with zero point -128.
-The C twin is runtime_c/ref/mcu_softmax_s8_ref.c; the graph op that calls this is softmax_layer.py.
+The C twin is runtime_c/ref/mcu_softmax_s8_ref.c.
 """
 from __future__ import annotations
 
@@ -23,6 +23,29 @@ from ..quant.fixedpoint import (count_leading_zeros_u32, exp_on_negative_values_
 SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12
 OUTPUT_ZERO_POINT = -128  # output scale is 1/256
+
+OP = "softmax"
+
+
+def output_shape(node, graph) -> tuple[int, ...]:
+    return graph.tensor(node.inputs[0]).shape
+
+
+def macs(node, graph) -> int:
+    return 0
+
+
+def run_float(node, graph, inputs):
+    x = inputs[0].astype(np.float64) * node.attrs.get("beta", 1.0)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def run_int8(node, graph, inputs):
+    x = inputs[0]
+    a = node.attrs
+    rows = x.reshape(-1, x.shape[-1])
+    return softmax_s8(rows, a["input_multiplier"], a["input_left_shift"], a["diff_min"]).reshape(x.shape)
 
 
 def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int]:
