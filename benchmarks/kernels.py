@@ -63,6 +63,8 @@ class Config:
 CONFIGS = [Config(t, k) for t in ("cortex-m4", "cortex-m7", "cortex-m55") for k in ("ref", "auto")]
 # The DSP-extension path on the Helium core: the baseline the Helium kernels are measured against.
 CONFIGS.append(Config("cortex-m55", "arm-dsp"))
+# The flash-compact DSP family (int8 weights), what `build` falls back to where int16 weights do not fit.
+CONFIGS.append(Config("cortex-m7", "arm-dsp-int8"))
 CMSIS_NN_CONFIGS = [Config("cortex-m7", "cmsis-nn"), Config("cortex-m55", "cmsis-nn")]
 CALIBRATION_SEED, INPUT_SEED, CALIBRATION_SAMPLES = 0, 1, 16
 LAYER_TYPES = ("first conv", "depthwise", "pointwise", "pool", "fc", "softmax")

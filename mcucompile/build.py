@@ -40,16 +40,25 @@ def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board |
         report = write_project(program, Path(out_dir), target, board, placement)
     except DoesNotFit:
         # The fast kernels lay weights out wider (int16 pairs for SMLAD); where that is what does
-        # not fit, the int8 reference layout may: slower, but it runs.
+        # not fit, a narrower layout may: the DSP kernels reading int8 weights, else the int8
+        # reference (slower still, but it runs).
         if kernels != "auto":
             raise
-        compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels="ref")
-        if compact.weights_bytes >= program.weights_bytes:
+        fallbacks = (["arm-dsp-int8"] if target.has("dsp") else []) + ["ref"]
+        for fallback in fallbacks:
+            compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels=fallback)
+            if compact.weights_bytes < program.weights_bytes:
+                try:
+                    report = write_project(compact, Path(out_dir), target, board, placement)
+                    break
+                except DoesNotFit:
+                    if fallback == fallbacks[-1]:
+                        raise  # the narrowest layout's reason
+        else:
             raise
-        report = write_project(compact, Path(out_dir), target, board, placement)
         if log:
             log(f"the {target.name} kernels' weight layout ({program.weights_bytes:,} bytes) does not fit "
-                f"{board.name}; built with the int8 reference kernels ({compact.weights_bytes:,} bytes of weights) "
+                f"{board.name}; built with --kernels {fallback} ({compact.weights_bytes:,} bytes of weights) "
                 "instead, or place the weights with --weights-in")
     if target.kind != "mcu" or compile_firmware is False:
         return report

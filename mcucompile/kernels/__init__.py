@@ -18,7 +18,7 @@ from . import ref
 # Choices for `--kernels`: "auto" takes the best variant the target's ISA allows, "ref" forces the
 # portable reference everywhere (for comparisons); a family's name ("arm-dsp", "mve", "cmsis-nn")
 # takes only that family's variants and the reference (e.g. the DSP path on a Helium core).
-KERNEL_SETS = ("auto", "ref", "arm-dsp", "mve", "cmsis-nn")
+KERNEL_SETS = ("auto", "ref", "arm-dsp", "mve", "cmsis-nn", "arm-dsp-int8")
 
 
 @dataclass
@@ -75,4 +75,5 @@ def select(ctx: LayerContext):
 from . import cmsis_nn  # noqa: E402,F401  (registers --kernels cmsis-nn; needs CMSIS_NN_PATH)
 from . import arm_dsp  # noqa: E402,F401  (registers the Cortex-M DSP-extension variants)
 from . import arm_mve  # noqa: E402,F401  (Helium variants for cortex-m55; after arm_dsp, so they go first)
+from . import arm_dsp_int8  # noqa: E402,F401  (--kernels arm-dsp-int8: DSP kernels reading int8 weights)
 from . import wzp  # noqa: E402,F401  (uint8 models: weight zero points; last, so it is tried first)

@@ -90,6 +90,30 @@ void mcu_dwconv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t
                        const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
 int32_t mcu_dwconv_s8_dsp_scratch_bytes(mcu_shape in_shape);
 
+/*
+ * The int8-weight twins (the "arm-dsp-int8" kernel family: half the weight bytes, for boards whose
+ * flash the int16 layout does not fit). Same parameters, scratch and column layouts as
+ * mcu_pwconv_s8_dsp / mcu_conv_s8_dsp, but:
+ * weights: int32 words of 4 int8 (unscaled) weights, in blocks per pair of output channels: for
+ *   group g of 4 k (K4 = K rounded up to 4): word (c0: group g), word (c1: group g). Within a word the
+ *   bytes are (kA, kC, kB, kD) where the columns hold the pairs (kA, kB) and (kC, kD), so SXTB16 and
+ *   SXTB16 ROR 8 yield exactly those pairs: for the pointwise kernel's (0, 2, 1, 3) groups that is the
+ *   natural byte order, for its in_c % 4 tail and for the convolution (natural k order) it is
+ *   (0, 2, 1, 3). Padding k and an odd last channel hold 0.
+ * channels: MCU_DSP8_CHANNEL_WORDS words per output channel: {bias - input_zero_point * sum(w)
+ *   (unscaled), multiplier, rounding, right + 1, left}: the kernels shift the accumulator left by
+ *   `left` before the output stage, where the int16 kernels have the 2^left in their weights; the
+ *   compiler checks the same |acc| * 2^left < 2^30, so the shift is exact and the proof above holds.
+ */
+#define MCU_DSP8_CHANNEL_WORDS 5
+
+void mcu_pwconv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                        const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+int32_t mcu_pwconv_s8_dsp8_scratch_bytes(mcu_shape in_shape);
+void mcu_conv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                      const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+int32_t mcu_conv_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape);
+
 /* The one SXTB16-with-rotate the kernels need: bytes 1 and 3 of x, sign-extended to int16 each. */
 static inline int32_t mcu_dsp_sxtb16_ror8(int32_t x)
 {

@@ -1,0 +1,142 @@
+"""The "arm-dsp-int8" kernel family: the Cortex-M DSP kernels reading int8 weights (runtime_c/arm_dsp/*_dsp8.c).
+
+For boards whose flash takes the int8 weights but not the int16 layout of the "arm-dsp" family (VWW:
+241 KB against 460 KB): the pointwise, fully connected and convolution kernels widen their weights in
+the loop with SXTB16 / SXTB16 ROR 8, one word of 4 int8 giving the two int16 pairs SMLAD needs. The
+compiler places each word's bytes so that those pairs line up with the input columns, which the
+kernels lay out exactly as the int16 kernels do (see runtime_c/include/mcu_nn_dsp.h).
+
+Requantization: the int16 family stores weights and bias times 2^left; int8 weights cannot carry
+that factor, so these kernels shift the (unscaled) accumulator left by `left` instead, a fifth word in
+the channel record. Everything else is the int16 family's: `arm_dsp.channel_records` proves per
+channel that |acc| * 2^left < 2^30 (so the shift is exact and the accumulator A the output stage sees
+is the same integer) and right <= MAX_RIGHT; this family accepts exactly the layers that one does
+(its int16 check, max|w| * 2^left < 2^15, also bounds `left`), and the rest take the reference.
+
+Depthwise layers keep the int16 depthwise kernel: their weights are a small share of the model
+(VWW: 9 per channel against in_c per channel for the pointwise layers).
+
+The family applies only under `--kernels arm-dsp-int8` on a target with the DSP extension, so it never
+changes what `auto` picks; build.py tries it first where the "auto" layout does not fit a board.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..codegen.program import CArray, Layer
+from ..quant.fixedpoint import wrap_int32
+from . import arm_dsp, register
+from .common import check_reduction, check_window, quant_io, shape_text
+from .ref import base_layer, is_pointwise
+
+NAME = "arm-dsp-int8"
+CHANNEL_WORDS = 5
+# Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m7 (conv 1,856,
+# pointwise 2,584 bytes) with about half again as margin.
+CODE_BYTES = {"mcu_conv_s8_dsp8": 3072, "mcu_pwconv_s8_dsp8": 4096}
+
+
+def _usable(ctx) -> bool:
+    return ctx.kernels == NAME and ctx.target.has("dsp")
+
+
+def records_int8(records: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The int16 family's [out_c, 4] records (bias scaled by 2^left) -> [out_c, 5]: bias unscaled,
+    then multiplier, rounding, right + 1, and left. channel_records has checked |bias| * 2^left < 2^30,
+    so the scaled bias did not wrap and dividing it back is exact."""
+    left = np.log2(scale).astype(np.int64)
+    bias = np.asarray(records[:, 0], np.int64) >> left
+    return np.column_stack([bias, records[:, 1:], left]).astype(np.int32)
+
+
+def byte_order(order: np.ndarray) -> np.ndarray:
+    """The columns' k order (pairs (kA, kB), (kC, kD) per group of 4) -> the weights' byte order
+    (kA, kC, kB, kD), so that SXTB16 (bytes 0, 2) and SXTB16 ROR 8 (bytes 1, 3) give those pairs."""
+    k4 = (len(order) + 3) // 4 * 4
+    padded = np.concatenate([order, np.full(k4 - len(order), -1, np.int64)])
+    return padded.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1)
+
+
+def pack_matmul_int8(w2d: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """[out_c, K] int8 weights -> int32 words for mcu_dsp8_matmul_2cols: per channel pair, per group of
+    4 k, (c0 word, c1 word), each word 4 int8 in `byte_order(order)` (-1: padding, 0)."""
+    cout = w2d.shape[0]
+    bytes_order = byte_order(order)
+    wp = np.zeros((cout + cout % 2, len(bytes_order)), np.int64)
+    wp[:cout] = np.where(bytes_order >= 0, np.asarray(w2d, np.int64)[:, np.maximum(bytes_order, 0)], 0)
+    b = wp.reshape(wp.shape[0] // 2, 2, -1, 4) & 0xFF  # [pair][channel][group][byte]
+    words = b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
+    return wrap_int32(words.transpose(0, 2, 1).reshape(-1)).astype(np.int32)
+
+
+def _layer(ctx, kernel: str, variant: str, summary: str, weights: np.ndarray, records: np.ndarray,
+           geometry: tuple, in_shape: tuple, out_shape: tuple, scratch: int) -> Layer:
+    io = quant_io(ctx)
+    arrays = [CArray(f"{ctx.prefix}_weights", "int32_t", weights),
+              CArray(f"{ctx.prefix}_channels", "int32_t", records.reshape(-1))]
+    params = dict(geometry=geometry, input_zero_point=-io["input_offset"], act_min=io["act_min"],
+                  act_max=io["act_max"], in_shape=in_shape, out_shape=out_shape,
+                  weights=arrays[0].name, channels=arrays[1].name)
+    return base_layer(ctx, kernel, variant, summary, arm_dsp.CALL, [f"arm_dsp/{kernel}.c"], params=params,
+                      arrays=arrays, scratch=scratch, code_bytes=CODE_BYTES[kernel])
+
+
+class Conv(arm_dsp.Conv):
+    """Pointwise 1x1 and small convolutions, as arm_dsp.Conv, with int8 weights widened in the loop."""
+
+    name = NAME
+
+    def applies(self, ctx) -> bool:
+        return _usable(ctx) and self._plan(ctx) is not None
+
+    def build(self, ctx) -> Layer:
+        node = ctx.node
+        w, pointwise, k, k4, (records, scale) = self._plan(ctx)
+        cout, kh, kw, cin = w.shape
+        check_reduction(node, k)
+        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
+        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
+        in_shape, out_shape = tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4])
+        where = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
+        records = records_int8(records, scale)
+        w2d = np.asarray(w).reshape(cout, k)
+        if pointwise:
+            return _layer(ctx, "mcu_pwconv_s8_dsp8", "Arm DSP, int8 weights, 2 pixels x 2 channels SMLAD",
+                          f"pointwise conv 1x1 stride 1, {where}", pack_matmul_int8(w2d, arm_dsp.pointwise_order(k)),
+                          records, (1, 1, 1, 1, 0, 0), in_shape, out_shape, 2 * k4 * 2)
+        return _layer(ctx, "mcu_conv_s8_dsp8", "Arm DSP, int8 weights, im2col of 2 pixels, SMLAD",
+                      f"conv {kh}x{kw} stride {sh}, {where}", pack_matmul_int8(w2d, np.arange(k)), records,
+                      (kh, kw, sh, sw, pads[0], pads[1]), in_shape, out_shape, 2 * k4 * 2)
+
+
+class FullyConnected(arm_dsp.FullyConnected):
+    """A fully connected layer is the int8-weight pointwise kernel on one pixel."""
+
+    name = NAME
+
+    def applies(self, ctx) -> bool:
+        return _usable(ctx) and self._plan(ctx) is not None
+
+    def build(self, ctx) -> Layer:
+        w = ctx.graph.tensor(ctx.node.inputs[1]).data
+        cout, cin = w.shape
+        check_reduction(ctx.node, cin)
+        k4 = (cin + 3) // 4 * 4
+        records, scale = self._plan(ctx)
+        return _layer(ctx, "mcu_pwconv_s8_dsp8", "Arm DSP pointwise kernel, int8 weights, on one pixel",
+                      f"fully connected {cin} -> {cout}", pack_matmul_int8(w, arm_dsp.pointwise_order(cin)),
+                      records_int8(records, scale), (1, 1, 1, 1, 0, 0), (1, 1, cin), (1, 1, cout), 2 * k4 * 2)
+
+
+class Depthwise(arm_dsp.Depthwise):
+    """The int16-weight depthwise kernel, unchanged (see the module docstring)."""
+
+    name = NAME
+
+    def applies(self, ctx) -> bool:
+        return _usable(ctx) and self._plan(ctx) is not None
+
+
+register("conv2d", Conv())
+register("depthwise_conv2d", Depthwise())
+register("fully_connected", FullyConnected())
