@@ -27,6 +27,12 @@ OUTPUT_ZERO_POINT = -128  # output scale is 1/256
 OP = "softmax"
 
 
+def attach_params(node, input_scale: float) -> None:
+    """Store on a softmax node the int8 kernel's parameters for its input scale."""
+    mult, shift, diff_min = softmax_params(input_scale, node.attrs.get("beta", 1.0))
+    node.attrs.update(input_multiplier=mult, input_left_shift=shift, diff_min=diff_min)
+
+
 def output_shape(node, graph) -> tuple[int, ...]:
     return graph.tensor(node.inputs[0]).shape
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import softmax
 from ..errors import QuantError
 from ..ir import Graph, QParams
 from ..quant.fixedpoint import quantize_multiplier
@@ -51,11 +52,8 @@ def run(graph: Graph, ctx=None) -> Graph:
         elif node.op in LAYERS:
             _adopt_layer(graph, node, in_q, y.qparams, uint8)
         elif node.op == "softmax":
-            from ..ops.softmax import softmax_params
-
             _require_same(node, QParams.per_tensor(*SOFTMAX_OUTPUT), y.qparams, "TFLite's softmax output (1/256, -128)")
-            mult, shift, diff_min = softmax_params(in_q.scalar_scale, node.attrs.get("beta", 1.0))
-            node.attrs.update(input_multiplier=mult, input_left_shift=shift, diff_min=diff_min)
+            softmax.attach_params(node, in_q.scalar_scale)
         else:
             raise QuantError(f"node '{node.name}': op {node.op} cannot take given quantization parameters")
         y.dtype = "int8"

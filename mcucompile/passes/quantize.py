@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import softmax
 from ..errors import QuantError
 from ..ir import Graph, QParams
 from ..quant.observers import make_observer
@@ -55,11 +56,8 @@ def run(graph: Graph, ctx) -> Graph:
             out.qparams = in_q
             node.attrs["act_min"], node.attrs["act_max"] = -128, 127
         elif node.op == "softmax":
-            from ..ops.softmax import softmax_params
-
             out.qparams = QParams.per_tensor(*SOFTMAX_OUTPUT)
-            mult, shift, diff_min = softmax_params(in_q.scalar_scale, node.attrs.get("beta", 1.0))
-            node.attrs.update(input_multiplier=mult, input_left_shift=shift, diff_min=diff_min)
+            softmax.attach_params(node, in_q.scalar_scale)
         else:
             raise QuantError(f"node '{node.name}': op {node.op} cannot be quantized")
         out.dtype = "int8"
