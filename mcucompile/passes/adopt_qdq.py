@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import softmax
 from ..errors import QuantError
 from ..ir import Graph, QParams
+from ..ops import softmax
 from ..quant.fixedpoint import quantize_multiplier
 from ..quant.params import activation_clamp, channel_multipliers
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import softmax
 from ..errors import QuantError
 from ..ir import Graph, QParams
+from ..ops import softmax
 from ..quant.observers import make_observer
 from ..quant.params import (activation_clamp, activation_qparams, channel_multipliers, quantize_bias,
                             quantize_weights)
