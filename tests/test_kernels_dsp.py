@@ -140,17 +140,17 @@ def test_records_refuse_what_the_fast_sequence_cannot_do_exactly():
     assert list(scale) == [8] and list(records[0]) == [800, 1 << 30, 1 + 5 * 2, 1]
 
 
-@pytest.mark.qemu
-@pytest.mark.xdist_group("qemu")
-@pytest.mark.parametrize("name, channels, size, layers", PLAN, ids=[p[0] for p in PLAN])
-def test_dsp_kernels_equal_numpy_reference(tmp_path, name, channels, size, layers):
-    need("arm-none-eabi-gcc", "make", "qemu-system-arm")
-    model = _model(tmp_path / f"{name}.onnx", channels, size, layers, seed=len(name))
-    rng = np.random.default_rng(11)
+def plan_case(tmp_path, name, channels, size, layers, model_seed, data_seed, forced, adjust=None):
+    """One plan entry (also test_kernels_dsp_int8's) -> (graph, 4 quantized NHWC inputs, their 4
+    reference outputs from the simulation, NHWC rows). adjust(graph) runs after `_force`."""
+    model = _model(tmp_path / f"{name}.onnx", channels, size, layers, seed=model_seed)
+    rng = np.random.default_rng(data_seed)
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.standard_normal((8, channels, *size)).astype(np.float32))
     graph = compile_graph(model, calib=str(calib))
-    _force(graph, FORCED.get(name, {}))
+    _force(graph, forced)
+    if adjust is not None:
+        adjust(graph)
     x = rng.standard_normal((4, channels, *size)).astype(np.float32) * 1.5
     x_nhwc = model_layout_to_nhwc(x, graph.meta["input_shape"], graph.meta["input_layout"], "x")
     xq = quantize_input(graph, x_nhwc)
@@ -158,7 +158,17 @@ def test_dsp_kernels_equal_numpy_reference(tmp_path, name, channels, size, layer
     if reference.ndim == 4:  # the simulation answers in the model's NCHW; the firmware writes NHWC
         reference = reference.transpose(0, 2, 3, 1)
     reference = reference.reshape(4, -1)
-    assert len({row.tobytes() for row in reference}) > 1
+    assert len({row.tobytes() for row in reference}) > 1  # the inputs tell the outputs apart
+    return graph, xq, reference
+
+
+@pytest.mark.qemu
+@pytest.mark.xdist_group("qemu")
+@pytest.mark.parametrize("name, channels, size, layers", PLAN, ids=[p[0] for p in PLAN])
+def test_dsp_kernels_equal_numpy_reference(tmp_path, name, channels, size, layers):
+    need("arm-none-eabi-gcc", "make", "qemu-system-arm")
+    graph, xq, reference = plan_case(tmp_path, name, channels, size, layers, model_seed=len(name), data_seed=11,
+                                     forced=FORCED.get(name, {}))
     for target_name in DSP_TARGETS:
         target, board = resolve(target_name, None)
         project = tmp_path / target_name

@@ -12,17 +12,14 @@ import numpy as np
 import pytest
 
 from mcucompile.build import build_from_graph, build_project
-from mcucompile.compiler import compile_graph, quantize_input
 from mcucompile.kernels.arm_dsp import channel_records, pointwise_order
 from mcucompile.kernels.arm_dsp_int8 import pack_matmul_int8, records_int8
 from mcucompile.project.fit import place
 from mcucompile.qemu import run_firmware
-from mcucompile.quant.calibration import model_layout_to_nhwc
-from mcucompile.simulate import simulate_graph
 from mcucompile.targets import resolve
 
 from .firmware_tools import need
-from .test_kernels_dsp import _force, _model
+from .test_kernels_dsp import _model, plan_case
 
 TARGETS = ["cortex-m4", "cortex-m7", "cortex-m33"]
 
@@ -100,21 +97,9 @@ def test_records_keep_the_bias_unscaled_and_carry_left():
 @pytest.mark.parametrize("name, channels, size, layers", PLAN, ids=[p[0] for p in PLAN])
 def test_dsp_int8_kernels_equal_numpy_reference(tmp_path, name, channels, size, layers):
     need("arm-none-eabi-gcc", "make", "qemu-system-arm")
-    model = _model(tmp_path / f"{name}.onnx", channels, size, layers, seed=len(name) + 1)
-    rng = np.random.default_rng(13)
-    calib = tmp_path / "calib.npy"
-    np.save(calib, rng.standard_normal((8, channels, *size)).astype(np.float32))
-    graph = compile_graph(model, calib=str(calib))
-    _force(graph, FORCED.get(name, {}))
-    _shift(graph, SHIFTED.get(name, {}))
-    x = rng.standard_normal((4, channels, *size)).astype(np.float32) * 1.5
-    x_nhwc = model_layout_to_nhwc(x, graph.meta["input_shape"], graph.meta["input_layout"], "x")
-    xq = quantize_input(graph, x_nhwc)
-    reference = simulate_graph(graph, x, raw=True)
-    if reference.ndim == 4:  # the simulation answers in the model's NCHW; the firmware writes NHWC
-        reference = reference.transpose(0, 2, 3, 1)
-    reference = reference.reshape(4, -1)
-    assert len({row.tobytes() for row in reference}) > 1
+    graph, xq, reference = plan_case(tmp_path, name, channels, size, layers, model_seed=len(name) + 1, data_seed=13,
+                                     forced=FORCED.get(name, {}),
+                                     adjust=lambda g: _shift(g, SHIFTED.get(name, {})))
     want = ["mcu_dwconv_s8_dsp" if kind == "dw" else "mcu_conv_s8_dsp8" if kind == "conv" else "mcu_pwconv_s8_dsp8"
             for kind, *_ in layers]
     for target_name in TARGETS:

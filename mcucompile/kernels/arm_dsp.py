@@ -119,16 +119,18 @@ def pack_depthwise(w: np.ndarray) -> np.ndarray:
 CODE_BYTES = {"mcu_conv_s8_dsp": 2048, "mcu_pwconv_s8_dsp": 3072, "mcu_dwconv_s8_dsp": 6144}
 
 
-def _layer(ctx, kernel: str, variant: str, summary: str, source: str, weights: np.ndarray, records: np.ndarray,
-           geometry: tuple, in_shape: tuple, out_shape: tuple, scratch: int) -> Layer:
+def _layer(ctx, kernel: str, variant: str, summary: str, weights: np.ndarray, records: np.ndarray,
+           geometry: tuple, in_shape: tuple, out_shape: tuple, scratch: int, code_bytes: int) -> Layer:
+    """A layer calling runtime_c/arm_dsp/<kernel>.c (this family's or arm_dsp_int8's) with its
+    weights and channel records."""
     io = quant_io(ctx)
     arrays = [CArray(f"{ctx.prefix}_weights", "int32_t", weights),
               CArray(f"{ctx.prefix}_channels", "int32_t", records.reshape(-1))]
     params = dict(geometry=geometry, input_zero_point=-io["input_offset"], act_min=io["act_min"],
                   act_max=io["act_max"], in_shape=in_shape, out_shape=out_shape,
                   weights=arrays[0].name, channels=arrays[1].name)
-    return base_layer(ctx, kernel, variant, summary, CALL, [source], params=params, arrays=arrays, scratch=scratch,
-                      code_bytes=CODE_BYTES.get(kernel, 4096))
+    return base_layer(ctx, kernel, variant, summary, CALL, [f"arm_dsp/{kernel}.c"], params=params, arrays=arrays,
+                      scratch=scratch, code_bytes=code_bytes)
 
 
 def _records(ctx, w2d: np.ndarray):
@@ -140,9 +142,24 @@ def _records(ctx, w2d: np.ndarray):
 
 
 class Conv:
-    """Pointwise 1x1 (pixels widened once, 2x2 SMLAD blocks) and small convolutions (im2col of two pixels)."""
+    """Pointwise 1x1 (pixels widened once, 2x2 SMLAD blocks) and small convolutions (im2col of two pixels).
+
+    arm_dsp_int8.Conv and .FullyConnected share the plan and the layer; they override the class data
+    below and `_pack` (how the weights and records are stored for their kernels)."""
 
     name = "arm-dsp"
+    # {layer kind: (kernel, variant text)}; kind: "pointwise", "conv" or "fc".
+    KERNELS = {"pointwise": ("mcu_pwconv_s8_dsp", "Arm DSP, 2 pixels x 2 channels SMLAD"),
+               "conv": ("mcu_conv_s8_dsp", "Arm DSP, im2col of 2 pixels, SMLAD"),
+               "fc": ("mcu_pwconv_s8_dsp", "Arm DSP pointwise kernel on one pixel")}
+    CODE_BYTES = CODE_BYTES
+
+    def usable(self, ctx) -> bool:
+        return _usable(ctx)
+
+    def _pack(self, w2d: np.ndarray, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
+        """(weights, records) as the kernels read them: weights widened and scaled by 2^left."""
+        return pack_matmul(np.asarray(w2d, np.int64) * scale[:, None], order), records
 
     def _plan(self, ctx):
         w = ctx.graph.tensor(ctx.node.inputs[1]).data
@@ -158,27 +175,30 @@ class Conv:
         return w, pointwise, k, k4, plan
 
     def applies(self, ctx) -> bool:
-        return _usable(ctx) and self._plan(ctx) is not None
+        return self.usable(ctx) and self._plan(ctx) is not None
+
+    def _matmul_layer(self, ctx, kind: str, summary: str, w2d, order, plan, geometry, in_shape, out_shape,
+                      k4: int) -> Layer:
+        kernel, variant = self.KERNELS[kind]
+        weights, records = self._pack(w2d, order, *plan)
+        return _layer(ctx, kernel, variant, summary, weights, records, geometry, in_shape, out_shape, 2 * k4 * 2,
+                      self.CODE_BYTES.get(kernel, 4096))
 
     def build(self, ctx) -> Layer:
         node = ctx.node
-        w, pointwise, k, k4, (records, scale) = self._plan(ctx)
+        w, pointwise, k, k4, plan = self._plan(ctx)
         cout, kh, kw, cin = w.shape
         check_reduction(node, k)
         check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
         (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
         in_shape, out_shape = tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4])
         where = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
-        scaled = np.asarray(w, np.int64).reshape(cout, k) * scale[:, None]
+        w2d = np.asarray(w).reshape(cout, k)
         if pointwise:
-            return _layer(ctx, "mcu_pwconv_s8_dsp", "Arm DSP, 2 pixels x 2 channels SMLAD",
-                          f"pointwise conv 1x1 stride 1, {where}", "arm_dsp/mcu_pwconv_s8_dsp.c",
-                          pack_matmul(scaled, pointwise_order(k)), records, (1, 1, 1, 1, 0, 0), in_shape,
-                          out_shape, 2 * k4 * 2)
-        return _layer(ctx, "mcu_conv_s8_dsp", "Arm DSP, im2col of 2 pixels, SMLAD",
-                      f"conv {kh}x{kw} stride {sh}, {where}", "arm_dsp/mcu_conv_s8_dsp.c",
-                      pack_matmul(scaled, np.arange(k)), records, (kh, kw, sh, sw, pads[0], pads[1]), in_shape,
-                      out_shape, 2 * k4 * 2)
+            return self._matmul_layer(ctx, "pointwise", f"pointwise conv 1x1 stride 1, {where}", w2d,
+                                      pointwise_order(k), plan, (1, 1, 1, 1, 0, 0), in_shape, out_shape, k4)
+        return self._matmul_layer(ctx, "conv", f"conv {kh}x{kw} stride {sh}, {where}", w2d, np.arange(k), plan,
+                                  (kh, kw, sh, sw, pads[0], pads[1]), in_shape, out_shape, k4)
 
 
 class Depthwise:
@@ -187,13 +207,16 @@ class Depthwise:
 
     name = "arm-dsp"
 
+    def usable(self, ctx) -> bool:
+        return _usable(ctx)
+
     def _plan(self, ctx):
         w = ctx.graph.tensor(ctx.node.inputs[1]).data
         kh, kw, c = w.shape
         return _records(ctx, np.asarray(w).reshape(kh * kw, c).T)
 
     def applies(self, ctx) -> bool:
-        return _usable(ctx) and self._plan(ctx) is not None
+        return self.usable(ctx) and self._plan(ctx) is not None
 
     def build(self, ctx) -> Layer:
         node = ctx.node
@@ -206,9 +229,8 @@ class Depthwise:
         scaled = np.asarray(w, np.int64) * scale
         return _layer(ctx, "mcu_dwconv_s8_dsp", "Arm DSP, 4 channels per SXTB16 pair",
                       f"depthwise conv {kh}x{kw} stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
-                      "arm_dsp/mcu_dwconv_s8_dsp.c", pack_depthwise(scaled), records,
-                      (kh, kw, sh, sw, pads[0], pads[1]), tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4]),
-                      dwconv_scratch_bytes(c))
+                      pack_depthwise(scaled), records, (kh, kw, sh, sw, pads[0], pads[1]), tuple(ctx.x.shape[1:4]),
+                      tuple(ctx.y.shape[1:4]), dwconv_scratch_bytes(c), CODE_BYTES["mcu_dwconv_s8_dsp"])
 
 
 def dwconv_scratch_bytes(c: int) -> int:
@@ -216,28 +238,19 @@ def dwconv_scratch_bytes(c: int) -> int:
     return (c + 3) // 4 * 4
 
 
-class FullyConnected:
+class FullyConnected(Conv):
     """A fully connected layer is a pointwise convolution of one pixel."""
-
-    name = "arm-dsp"
 
     def _plan(self, ctx):
         return _records(ctx, ctx.graph.tensor(ctx.node.inputs[1]).data)
-
-    def applies(self, ctx) -> bool:
-        return _usable(ctx) and self._plan(ctx) is not None
 
     def build(self, ctx) -> Layer:
         w = ctx.graph.tensor(ctx.node.inputs[1]).data
         cout, cin = w.shape
         check_reduction(ctx.node, cin)
         k4 = (cin + 3) // 4 * 4
-        records, scale = self._plan(ctx)
-        scaled = np.asarray(w, np.int64) * scale[:, None]
-        return _layer(ctx, "mcu_pwconv_s8_dsp", "Arm DSP pointwise kernel on one pixel",
-                      f"fully connected {cin} -> {cout}", "arm_dsp/mcu_pwconv_s8_dsp.c",
-                      pack_matmul(scaled, pointwise_order(cin)), records, (1, 1, 1, 1, 0, 0),
-                      (1, 1, cin), (1, 1, cout), 2 * k4 * 2)
+        return self._matmul_layer(ctx, "fc", f"fully connected {cin} -> {cout}", w, pointwise_order(cin),
+                                  self._plan(ctx), (1, 1, 1, 1, 0, 0), (1, 1, cin), (1, 1, cout), k4)
 
 
 register("conv2d", Conv())

@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..codegen.program import CArray, Layer
 from ..quant.fixedpoint import wrap_int32
 from . import arm_dsp, register
-from .common import check_reduction, check_window, quant_io, shape_text
-from .ref import base_layer, is_pointwise
 
 NAME = "arm-dsp-int8"
 CHANNEL_WORDS = 5
@@ -69,63 +66,25 @@ def pack_matmul_int8(w2d: np.ndarray, order: np.ndarray) -> np.ndarray:
     return wrap_int32(words.transpose(0, 2, 1).reshape(-1)).astype(np.int32)
 
 
-def _layer(ctx, kernel: str, variant: str, summary: str, weights: np.ndarray, records: np.ndarray,
-           geometry: tuple, in_shape: tuple, out_shape: tuple, scratch: int) -> Layer:
-    io = quant_io(ctx)
-    arrays = [CArray(f"{ctx.prefix}_weights", "int32_t", weights),
-              CArray(f"{ctx.prefix}_channels", "int32_t", records.reshape(-1))]
-    params = dict(geometry=geometry, input_zero_point=-io["input_offset"], act_min=io["act_min"],
-                  act_max=io["act_max"], in_shape=in_shape, out_shape=out_shape,
-                  weights=arrays[0].name, channels=arrays[1].name)
-    return base_layer(ctx, kernel, variant, summary, arm_dsp.CALL, [f"arm_dsp/{kernel}.c"], params=params,
-                      arrays=arrays, scratch=scratch, code_bytes=CODE_BYTES[kernel])
-
-
 class Conv(arm_dsp.Conv):
     """Pointwise 1x1 and small convolutions, as arm_dsp.Conv, with int8 weights widened in the loop."""
 
     name = NAME
+    KERNELS = {"pointwise": ("mcu_pwconv_s8_dsp8", "Arm DSP, int8 weights, 2 pixels x 2 channels SMLAD"),
+               "conv": ("mcu_conv_s8_dsp8", "Arm DSP, int8 weights, im2col of 2 pixels, SMLAD"),
+               "fc": ("mcu_pwconv_s8_dsp8", "Arm DSP pointwise kernel, int8 weights, on one pixel")}
+    CODE_BYTES = CODE_BYTES
 
-    def applies(self, ctx) -> bool:
-        return _usable(ctx) and self._plan(ctx) is not None
+    def usable(self, ctx) -> bool:
+        return _usable(ctx)
 
-    def build(self, ctx) -> Layer:
-        node = ctx.node
-        w, pointwise, k, k4, (records, scale) = self._plan(ctx)
-        cout, kh, kw, cin = w.shape
-        check_reduction(node, k)
-        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
-        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
-        in_shape, out_shape = tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4])
-        where = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
-        records = records_int8(records, scale)
-        w2d = np.asarray(w).reshape(cout, k)
-        if pointwise:
-            return _layer(ctx, "mcu_pwconv_s8_dsp8", "Arm DSP, int8 weights, 2 pixels x 2 channels SMLAD",
-                          f"pointwise conv 1x1 stride 1, {where}", pack_matmul_int8(w2d, arm_dsp.pointwise_order(k)),
-                          records, (1, 1, 1, 1, 0, 0), in_shape, out_shape, 2 * k4 * 2)
-        return _layer(ctx, "mcu_conv_s8_dsp8", "Arm DSP, int8 weights, im2col of 2 pixels, SMLAD",
-                      f"conv {kh}x{kw} stride {sh}, {where}", pack_matmul_int8(w2d, np.arange(k)), records,
-                      (kh, kw, sh, sw, pads[0], pads[1]), in_shape, out_shape, 2 * k4 * 2)
+    def _pack(self, w2d: np.ndarray, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
+        """int8 weights as they are, the records carrying left instead (`records_int8`)."""
+        return pack_matmul_int8(w2d, order), records_int8(records, scale)
 
 
-class FullyConnected(arm_dsp.FullyConnected):
+class FullyConnected(Conv, arm_dsp.FullyConnected):
     """A fully connected layer is the int8-weight pointwise kernel on one pixel."""
-
-    name = NAME
-
-    def applies(self, ctx) -> bool:
-        return _usable(ctx) and self._plan(ctx) is not None
-
-    def build(self, ctx) -> Layer:
-        w = ctx.graph.tensor(ctx.node.inputs[1]).data
-        cout, cin = w.shape
-        check_reduction(ctx.node, cin)
-        k4 = (cin + 3) // 4 * 4
-        records, scale = self._plan(ctx)
-        return _layer(ctx, "mcu_pwconv_s8_dsp8", "Arm DSP pointwise kernel, int8 weights, on one pixel",
-                      f"fully connected {cin} -> {cout}", pack_matmul_int8(w, arm_dsp.pointwise_order(cin)),
-                      records_int8(records, scale), (1, 1, 1, 1, 0, 0), (1, 1, cin), (1, 1, cout), 2 * k4 * 2)
 
 
 class Depthwise(arm_dsp.Depthwise):
@@ -133,8 +92,8 @@ class Depthwise(arm_dsp.Depthwise):
 
     name = NAME
 
-    def applies(self, ctx) -> bool:
-        return _usable(ctx) and self._plan(ctx) is not None
+    def usable(self, ctx) -> bool:
+        return _usable(ctx)
 
 
 register("conv2d", Conv())

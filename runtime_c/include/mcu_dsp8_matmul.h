@@ -6,6 +6,7 @@
 #ifndef MCU_DSP8_MATMUL_H
 #define MCU_DSP8_MATMUL_H
 
+#include "mcu_dsp_matmul.h"
 #include "mcu_nn_dsp.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -79,12 +80,7 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_2cols(mcu_dsp_
         if (k4 & 4) {
             __asm__ volatile(MCU_DSP8_MATMUL_STEP : MCU_DSP8_MATMUL_OPERANDS : : "memory");
         }
-        out_a[oc] = mcu_dsp8_requantize(a0, ch, o);
-        out_b[oc] = mcu_dsp8_requantize(b0, ch, o);
-        if (oc + 1 < out_c) {
-            out_a[oc + 1] = mcu_dsp8_requantize(a1, ch + MCU_DSP8_CHANNEL_WORDS, o);
-            out_b[oc + 1] = mcu_dsp8_requantize(b1, ch + MCU_DSP8_CHANNEL_WORDS, o);
-        }
+        MCU_DSP_STORE_BLOCK(mcu_dsp8_requantize, MCU_DSP8_CHANNEL_WORDS);
         ch += 2 * MCU_DSP8_CHANNEL_WORDS;
     }
 }

@@ -29,6 +29,23 @@
     [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1)
 
 /*
+ * The output stage of a 2 pixels x 2 channels block, shared with mcu_dsp8_matmul_2cols: accumulators
+ * a0, b0 (channel oc, record ch) and a1, b1 (channel oc + 1, record ch + words, skipped past out_c)
+ * of pixels out_a, out_b, through `requantize` (mcu_dsp_requantize, or the int8-weight kernels'
+ * mcu_dsp8_requantize). A macro over the caller's variables: written as a forced-inline function,
+ * GCC 12 allocates the registers of the int8-weight loop differently (cortex-m7: 28 bytes more).
+ */
+#define MCU_DSP_STORE_BLOCK(requantize, words) \
+    do { \
+        out_a[oc] = requantize(a0, ch, o); \
+        out_b[oc] = requantize(b0, ch, o); \
+        if (oc + 1 < out_c) { \
+            out_a[oc + 1] = requantize(a1, ch + (words), o); \
+            out_b[oc + 1] = requantize(b1, ch + (words), o); \
+        } \
+    } while (0)
+
+/*
  * cols: k4 words (k4 a multiple of 4, >= 4): k-pair i of pixel a at word 2i, of pixel b at 2i + 1,
  * in the weights' k order. out_a, out_b: the two output pixels, out_c bytes each (out_b == out_a
  * computes one pixel twice and stores it twice, which the odd last pixel uses).
@@ -61,12 +78,7 @@ static inline __attribute__((always_inline)) void mcu_dsp_matmul_2cols(mcu_dsp_o
         if (k4 & 4) {
             __asm__ volatile(MCU_DSP_MATMUL_STEP MCU_DSP_MATMUL_STEP : MCU_DSP_MATMUL_OPERANDS : : "memory");
         }
-        out_a[oc] = mcu_dsp_requantize(a0, ch, o);
-        out_b[oc] = mcu_dsp_requantize(b0, ch, o);
-        if (oc + 1 < out_c) {
-            out_a[oc + 1] = mcu_dsp_requantize(a1, ch + MCU_DSP_CHANNEL_WORDS, o);
-            out_b[oc + 1] = mcu_dsp_requantize(b1, ch + MCU_DSP_CHANNEL_WORDS, o);
-        }
+        MCU_DSP_STORE_BLOCK(mcu_dsp_requantize, MCU_DSP_CHANNEL_WORDS);
         ch += 2 * MCU_DSP_CHANNEL_WORDS;
     }
 }
