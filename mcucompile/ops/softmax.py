@@ -22,7 +22,9 @@ from ..quant.fixedpoint import (count_leading_zeros_u32, exp_on_negative_values_
 # Integer bits of the exp() input (Q5.26) and of the sum of exponentials (Q12.19), as in TFLite.
 SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12
-OUTPUT_ZERO_POINT = -128  # output scale is 1/256
+# The output parameters are fixed by TFLite's int8 kernel: scale 1/256, zero point -128.
+OUTPUT_SCALE = 1.0 / 256.0
+OUTPUT_ZERO_POINT = -128
 
 OP = "softmax"
 

@@ -23,7 +23,6 @@ from ..ops import softmax
 from ..quant.fixedpoint import quantize_multiplier
 from ..quant.params import activation_clamp, channel_multipliers
 
-SOFTMAX_OUTPUT = (1.0 / 256.0, -128)
 LAYERS = ("conv2d", "depthwise_conv2d", "fully_connected")
 
 
@@ -52,7 +51,7 @@ def run(graph: Graph, ctx=None) -> Graph:
         elif node.op in LAYERS:
             _adopt_layer(graph, node, in_q, y.qparams, uint8)
         elif node.op == "softmax":
-            _require_same(node, QParams.per_tensor(*SOFTMAX_OUTPUT), y.qparams, "TFLite's softmax output (1/256, -128)")
+            _require_same(node, QParams.per_tensor(softmax.OUTPUT_SCALE, softmax.OUTPUT_ZERO_POINT), y.qparams, "TFLite's softmax output (1/256, -128)")
             softmax.attach_params(node, in_q.scalar_scale)
         else:
             raise QuantError(f"node '{node.name}': op {node.op} cannot take given quantization parameters")

@@ -16,8 +16,6 @@ from ..quant.params import (activation_clamp, activation_qparams, channel_multip
                             quantize_weights)
 from ..reference import run_float
 
-# Softmax output parameters are fixed by TFLite's int8 kernel: 1/256 with zero point -128.
-SOFTMAX_OUTPUT = (1.0 / 256.0, -128)
 WEIGHT_CHANNEL_AXIS = {"conv2d": 0, "depthwise_conv2d": -1, "fully_connected": 0}
 
 
@@ -56,7 +54,7 @@ def run(graph: Graph, ctx) -> Graph:
             out.qparams = in_q
             node.attrs["act_min"], node.attrs["act_max"] = -128, 127
         elif node.op == "softmax":
-            out.qparams = QParams.per_tensor(*SOFTMAX_OUTPUT)
+            out.qparams = QParams.per_tensor(softmax.OUTPUT_SCALE, softmax.OUTPUT_ZERO_POINT)
             softmax.attach_params(node, in_q.scalar_scale)
         else:
             raise QuantError(f"node '{node.name}': op {node.op} cannot be quantized")
