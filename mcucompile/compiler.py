@@ -1,9 +1,9 @@
-"""From an ONNX file to a quantized Graph: import, the pass pipeline, quantization."""
+"""From a model file (ONNX or TFLite) to a quantized Graph: import, the pass pipeline, quantization."""
 from __future__ import annotations
 
 import numpy as np
 
-from .frontend.onnx import import_onnx
+from .frontend import import_model
 from .ir import Graph
 from .passes import Context, run_pipeline
 from .quant.calibration import load_calibration
@@ -12,7 +12,7 @@ from .quant.fixedpoint import round_half_away
 
 def compile_graph(model_path, calib: str | None = None, observer: str = "minmax", mean: float = 0.5,
                   std: float = 0.5, check: bool = False, name: str = "model", log=None) -> Graph:
-    graph = import_onnx(model_path, log=log)
+    graph = import_model(model_path, log=log)
     graph.name = name
     ctx = Context(calibration=load_calibration(calib, graph, mean, std), observer=observer)
     return run_pipeline(graph, ctx, check=check)
