@@ -1,8 +1,9 @@
 """ONNX-level rewrites that bring exporter dialects to the one shape the importer reads.
 
 tf2onnx and PyTorch write the same network in different ways. Before any node is imported,
-`normalize(model)` rewrites the (shape-inferred) ModelProto in place:
+`normalize(model)` rewrites the (shape-inferred) ModelProto in place, stage by stage (STAGES):
 
+* QDQ: QuantizeLinear / DequantizeLinear nodes become facts about the values they touch (qdq.strip).
 * NHWC interface: a graph input [N, H, W, C] whose only reader is a Transpose with perm
   [0, 3, 1, 2] (or, with one channel, a Reshape [N, H, W, 1] -> [N, 1, H, W]) is declared NCHW
   and the Transpose/Reshape removed. The bytes of an NHWC input are exactly the compiler's own
@@ -12,16 +13,20 @@ tf2onnx and PyTorch write the same network in different ways. Before any node is
   excludes padding.
 * A Conv followed by Mul and/or Add with per-channel (or scalar) constants -- a BatchNorm that
   an exporter split in two -- is folded into the Conv's filter and bias.
-* MatMul followed by Add with a constant bias becomes one Gemm.
+* MatMul followed by Add with a constant bias (float, or the int32 of a QDQ model) becomes one Gemm.
 * Branches are refused: every activation must have exactly one reader (or be the graph output),
   which is what a chain of single-input layers is. Residual Adds, Concats and second inputs
   therefore never reach code generation.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..errors import UnsupportedOp
+from . import qdq
+from .padding import add_pads, spatial_pads
 
 
 def _attr(node, name, default=None):
@@ -47,14 +52,29 @@ def _label(node) -> str:
     return f"node '{node.name}' ({node.op_type})"
 
 
-class _Model:
-    """Index of a GraphProto: constants, producers and readers by value name."""
+@dataclass
+class Normalized:
+    """What normalization found out, for the importer."""
 
-    def __init__(self, model):
+    input_layout: str = "NCHW"  # the model's own input layout ("NHWC": the input Transpose was dropped)
+    qdq: qdq.QdqFacts = field(default_factory=qdq.QdqFacts)
+    aliases: dict[str, str] = field(default_factory=dict)  # removed value -> the value that replaced it
+
+    def resolve(self, name: str) -> str:
+        while name in self.aliases:
+            name = self.aliases[name]
+        return name
+
+
+class ModelIndex:
+    """Index of a GraphProto: constants, producers and readers by value name, and the rewrites made."""
+
+    def __init__(self, model, result: Normalized):
         import onnx
 
         self.model = model
         self.g = model.graph
+        self.result = result
         self.inits = {t.name: t for t in self.g.initializer}
         self.consts: dict[str, np.ndarray] = {}
         for n in self.g.node:
@@ -72,6 +92,9 @@ class _Model:
             return onnx.numpy_helper.to_array(self.inits[name])
         return None
 
+    def resolve(self, name: str) -> str:
+        return self.result.resolve(name)
+
     def readers(self, name: str) -> list:
         return [n for n in self.g.node if name in n.input]
 
@@ -82,20 +105,25 @@ class _Model:
                 return [d.dim_value if d.HasField("dim_value") else None for d in dims]
         return None
 
-    def add_init(self, base: str, data: np.ndarray) -> str:
+    def add_named_init(self, name: str, data: np.ndarray) -> str:
+        """A new initializer under `name` (a value the node that produced it no longer produces)."""
         import onnx
 
-        name, k = f"{base}.normalized", 1
-        while name in self.inits or name in self.consts:
-            name, k = f"{base}.normalized_{k}", k + 1
         t = onnx.numpy_helper.from_array(np.ascontiguousarray(data), name)
         self.g.initializer.append(t)
         self.inits[name] = t
+        self.consts.pop(name, None)
         return name
 
-    def bypass(self, node) -> None:
-        """Remove a single-input pass-through node: its readers read its input instead."""
-        src, dst = node.input[0], node.output[0]
+    def add_init(self, base: str, data: np.ndarray) -> str:
+        name, k = f"{base}.normalized", 1
+        while name in self.inits or name in self.consts:
+            name, k = f"{base}.normalized_{k}", k + 1
+        return self.add_named_init(name, data)
+
+    def bypass(self, node, src: str | None = None) -> None:
+        """Remove a pass-through node: its readers (and the graph output) read `src` (its input) instead."""
+        src, dst = src or node.input[0], node.output[0]
         for n in self.g.node:
             for i, name in enumerate(n.input):
                 if name == dst:
@@ -104,12 +132,17 @@ class _Model:
             if o.name == dst:
                 o.name = src
         self.g.node.remove(node)
+        self.result.aliases[dst] = src
 
 
 # -- input layout -----------------------------------------------------------------------------
 
-def _nhwc_input(m: _Model, input_name: str) -> str:
-    """Declare an NHWC input NCHW and drop its layout change; returns the model's own layout."""
+def _nhwc_input(m: ModelIndex, input_name: str) -> None:
+    """Declare an NHWC input NCHW and drop its layout change; the model's own layout goes in the result."""
+    m.result.input_layout = _input_layout(m, input_name)
+
+
+def _input_layout(m: ModelIndex, input_name: str) -> str:
     vi = next(i for i in m.g.input if i.name == input_name)
     dims = vi.type.tensor_type.shape.dim
     if len(dims) != 4:
@@ -148,7 +181,7 @@ def _nhwc_input(m: _Model, input_name: str) -> str:
 
 # -- Pad ----------------------------------------------------------------------------------------
 
-def _pad_amounts(m: _Model, node) -> tuple[int, int, int, int]:
+def _pad_amounts(m: ModelIndex, node) -> tuple[int, int, int, int]:
     """(top, left, bottom, right) of a zero, constant-mode Pad on H and W only; refuse otherwise."""
     mode = _attr(node, "mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
@@ -163,15 +196,21 @@ def _pad_amounts(m: _Model, node) -> tuple[int, int, int, int]:
         if pads is None:
             raise UnsupportedOp(f"{_label(node)}: has no pads")
     pads = np.asarray(pads).reshape(-1)
-    value = 0.0
     if len(node.input) > 2 and node.input[2]:
         v = m.const(node.input[2])
         if v is None or v.size != 1:
             raise UnsupportedOp(f"{_label(node)}: the pad value (input 2) must be a constant scalar")
-        value = float(v.reshape(-1)[0])
     else:
-        value = float(_attr(node, "value", 0.0))
-    if value != 0.0:
+        v = np.array(_attr(node, "value", 0.0), np.float32)
+    zero = 0.0
+    if np.issubdtype(v.dtype, np.integer):
+        # A Pad of int8/uint8 data in a QDQ graph: real zero is the data's zero point.
+        params = m.result.qdq.activations.get(m.resolve(node.input[0]))
+        if params is None:
+            raise UnsupportedOp(f"{_label(node)}: pads integer data whose zero point is unknown")
+        zero = int(params.zero_point) + (qdq.UINT8_SHIFT if v.dtype == np.uint8 else 0)
+    value = v.reshape(-1)[0].item()
+    if value != zero:
         raise UnsupportedOp(f"{_label(node)}: pad value {value} is not supported (only zero padding)")
     if len(node.input) > 3 and node.input[3]:
         raise UnsupportedOp(f"{_label(node)}: explicit axes are not supported (pads on all four NCHW axes)")
@@ -185,34 +224,17 @@ def _pad_amounts(m: _Model, node) -> tuple[int, int, int, int]:
     return p[2], p[3], p[6], p[7]
 
 
-def _conv_pads(m: _Model, conv, in_hw) -> list[int]:
-    """The Conv's own [top, left, bottom, right], with auto_pad resolved on its (padded) input."""
-    auto_pad = _attr(conv, "auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
-    if auto_pad in ("NOTSET", ""):
-        pads = [int(v) for v in _attr(conv, "pads", [0, 0, 0, 0])]
-        if len(pads) != 4:
-            raise UnsupportedOp(f"{_label(conv)}: pads {pads} are not 2-D pads")
-        return pads
-    if auto_pad == "VALID":
-        return [0, 0, 0, 0]
-    if auto_pad not in ("SAME_UPPER", "SAME_LOWER") or in_hw is None or None in in_hw:
-        raise UnsupportedOp(f"{_label(conv)}: auto_pad {auto_pad} after a Pad is not supported")
+def _conv_pads(m: ModelIndex, conv, in_hw) -> tuple[int, int, int, int]:
+    """The Conv's own padding, auto_pad resolved on its (padded) input."""
     w = m.const(conv.input[1])
     kernel = list(_attr(conv, "kernel_shape", w.shape[2:] if w is not None and w.ndim == 4 else []))
     strides = list(_attr(conv, "strides", [1, 1]))
     if len(kernel) != 2 or len(strides) != 2 or min(strides) < 1:
-        raise UnsupportedOp(f"{_label(conv)}: cannot resolve auto_pad {auto_pad}")
-    out = []
-    for size, k, s in zip(in_hw, kernel, strides):
-        total = max((-(-size // s) - 1) * s + k - size, 0)
-        small = total // 2
-        out.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
-    (top, bottom), (left, right) = out
-    return [top, left, bottom, right]
+        raise UnsupportedOp(f"{_label(conv)}: kernel {kernel} / strides {strides} are not 2-D")
+    return spatial_pads(_label(conv), in_hw, kernel, strides, _attr(conv, "auto_pad", "NOTSET"), _attr(conv, "pads"))
 
 
-def _fold_pads(m: _Model) -> None:
+def _fold_pads(m: ModelIndex, input_name: str) -> None:
     for pad in [n for n in m.g.node if n.op_type == "Pad"]:
         top, left, bottom, right = _pad_amounts(m, pad)
         readers = m.readers(pad.output[0])
@@ -232,16 +254,15 @@ def _fold_pads(m: _Model) -> None:
                                 "(only before a Conv, whose padding absorbs it)")
         shape = m.shape(pad.output[0])
         in_hw = tuple(shape[2:4]) if shape and len(shape) == 4 else None
-        pads = _conv_pads(m, nxt, in_hw)
-        merged = [pads[0] + top, pads[1] + left, pads[2] + bottom, pads[3] + right]
+        merged = add_pads(_conv_pads(m, nxt, in_hw), (top, left, bottom, right))
         _set_attr(nxt, "auto_pad", "NOTSET")
-        _set_attr(nxt, "pads", merged)
+        _set_attr(nxt, "pads", list(merged))
         m.bypass(pad)
 
 
 # -- Mul / Add after Conv, MatMul + Add -------------------------------------------------------------
 
-def _channel_vector(m: _Model, channels: int, name: str) -> np.ndarray | None:
+def _channel_vector(m: ModelIndex, channels: int, name: str) -> np.ndarray | None:
     """A float constant that is a scalar or one value per NCHW channel ([C,1,1] or [1,C,1,1]), as [C]."""
     c = m.const(name)
     if c is None or not np.issubdtype(c.dtype, np.floating):
@@ -254,7 +275,7 @@ def _channel_vector(m: _Model, channels: int, name: str) -> np.ndarray | None:
     return None
 
 
-def _fold_scale_shift(m: _Model) -> None:
+def _fold_scale_shift(m: ModelIndex, input_name: str) -> None:
     """Conv -> Mul/Add(const) and MatMul -> Add(const): the constant moves into the layer."""
     changed = True
     while changed:
@@ -270,6 +291,8 @@ def _fold_scale_shift(m: _Model) -> None:
             prod = next((n for n in m.g.node if act in n.output), None)
             if prod is None or len(m.readers(act)) != 1 or any(o.name == act for o in m.g.output):
                 continue
+            if act in m.result.qdq.activations:
+                continue  # the layer's own output is quantized: the Mul/Add is a layer of its own
             if prod.op_type == "Conv":
                 layer = _fold_into_conv(m, prod, node, node.input[const_side])
             elif prod.op_type in ("MatMul", "Gemm") and node.op_type == "Add":
@@ -282,7 +305,7 @@ def _fold_scale_shift(m: _Model) -> None:
                 break
 
 
-def _take_output(m: _Model, layer, node) -> None:
+def _take_output(m: ModelIndex, layer, node) -> None:
     """`layer` now computes what `node` computed: it takes node's output name, and node goes."""
     old = layer.output[0]
     layer.output[0] = node.output[0]
@@ -292,7 +315,7 @@ def _take_output(m: _Model, layer, node) -> None:
             m.g.value_info.remove(vi)
 
 
-def _fold_into_conv(m: _Model, conv, node, const_name: str):
+def _fold_into_conv(m: ModelIndex, conv, node, const_name: str):
     w = m.const(conv.input[1]) if len(conv.input) > 1 else None
     if w is None or w.ndim != 4 or not np.issubdtype(w.dtype, np.floating):
         return None
@@ -315,7 +338,7 @@ def _fold_into_conv(m: _Model, conv, node, const_name: str):
     return conv
 
 
-def _fold_bias_into_matmul(m: _Model, layer, const_name: str):
+def _fold_bias_into_matmul(m: ModelIndex, layer, const_name: str):
     """MatMul (or a bias-less Gemm) then Add of a [K] / [1, K] constant -> one Gemm with bias."""
     import onnx
 
@@ -325,9 +348,16 @@ def _fold_bias_into_matmul(m: _Model, layer, const_name: str):
     trans_b = layer.op_type == "Gemm" and _attr(layer, "transB", 0)
     k = w.shape[0] if trans_b else w.shape[1]
     bias = m.const(const_name)
-    if bias is None or not np.issubdtype(bias.dtype, np.floating) or bias.shape not in ((k,), (1, k)):
+    if bias is None or bias.shape not in ((k,), (1, k)):
         return None
-    bias_name = m.add_init(const_name, bias.reshape(k).astype(np.float32))
+    if const_name in m.result.qdq.constants:
+        if bias.dtype != np.int32:
+            return None
+        bias_name = const_name  # a QDQ model's int32 bias, as it is: the importer reads [K] and [1, K]
+    elif np.issubdtype(bias.dtype, np.floating):
+        bias_name = m.add_init(const_name, bias.reshape(k).astype(np.float32))
+    else:
+        return None
     if layer.op_type == "MatMul":
         gemm = onnx.helper.make_node("Gemm", [layer.input[0], layer.input[1], bias_name], list(layer.output),
                                      name=layer.name)
@@ -343,7 +373,7 @@ def _fold_bias_into_matmul(m: _Model, layer, const_name: str):
 
 # -- branches ---------------------------------------------------------------------------------
 
-def _check_chain(m: _Model, input_name: str) -> None:
+def _check_chain(m: ModelIndex, input_name: str) -> None:
     """Every activation is read once (or is the graph output): the graph is a chain of layers."""
     outputs = {o.name for o in m.g.output}
     for name in [input_name] + [o for n in m.g.node for o in n.output if o]:
@@ -358,11 +388,18 @@ def _check_chain(m: _Model, input_name: str) -> None:
                 "supported (no branches, residual connections or concatenations)")
 
 
-def normalize(model, input_name: str) -> dict:
-    """Rewrite `model` in place; returns facts for graph.meta ({"input_layout": ...})."""
-    m = _Model(model)
-    layout = _nhwc_input(m, input_name)
-    _fold_pads(m)
-    _fold_scale_shift(m)
-    _check_chain(m, input_name)
-    return {"input_layout": layout}
+def _strip_qdq(m: ModelIndex, input_name: str) -> None:
+    qdq.strip(m, m.result.qdq)
+
+
+# Each stage is `stage(m, input_name)`. Q/DQ go first, so that the others see the graph a float
+# model would have.
+STAGES = [_strip_qdq, _nhwc_input, _fold_pads, _fold_scale_shift, _check_chain]
+
+
+def normalize(model, input_name: str) -> Normalized:
+    """Rewrite `model` in place, stage by stage; returns what the importer needs to know."""
+    m = ModelIndex(model, Normalized())
+    for stage in STAGES:
+        stage(m, input_name)
+    return m.result

@@ -2,10 +2,14 @@
 
 The ONNX graph is NCHW; the compiler's graph is NHWC. Every activation that ONNX holds as
 [N, C, H, W] is held here as [1, H, W, C] and filters are transposed to the order the kernels
-read. Each ONNX op has one importer in IMPORTERS; anything else is refused by name.
+read. One path for every model: load and check the file, normalize it (frontend/normalize.py:
+Q/DQ nodes become facts, exporter dialects become the plain form), check its interface, import
+each node with its importer in IMPORTERS (anything else is refused by name), and for a QDQ model
+put its parameters on the result (frontend/qdq.py).
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +19,9 @@ import numpy as np
 from ..errors import ModelLoadError, ShapeError, UnsupportedOp
 from ..ir import Graph, Node, Tensor
 from ..ops import OPS
+from . import qdq
 from .normalize import normalize
+from .padding import spatial_pads
 
 
 @dataclass
@@ -32,7 +38,11 @@ class _Value:
 @dataclass
 class _Importer:
     graph: Graph
+    quantized: set[str] = field(default_factory=set)  # ONNX constants that hold a QDQ model's integers
     values: dict[str, _Value] = field(default_factory=dict)
+    # IR constant -> (the ONNX value it was made from, the axis of that value that became the layer's
+    # output channel, or None): how qdq.attach finds a layer's quantization parameters.
+    sources: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
     # -- helpers the op importers use ---------------------------------------------------
     def const(self, onnx_node, index: int, what: str) -> np.ndarray:
@@ -49,6 +59,22 @@ class _Importer:
         if index >= len(onnx_node.input) or onnx_node.input[index] == "":
             return None
         return self.const(onnx_node, index, what)
+
+    def weights(self, onnx_node, index: int, what: str) -> np.ndarray:
+        """A layer's weights or bias: float32, or a QDQ model's integers with their own dtype (never
+        through float, so an int32 bias stays exact)."""
+        data = self.const(onnx_node, index, what)
+        if np.issubdtype(data.dtype, np.floating):
+            return data.astype(np.float32)
+        if onnx_node.input[index] not in self.quantized:
+            raise UnsupportedOp(f"node '{onnx_node.name}' ({onnx_node.op_type}): {what} '{onnx_node.input[index]}' "
+                                f"is {data.dtype} without a DequantizeLinear")
+        return data
+
+    def optional_weights(self, onnx_node, index: int, what: str) -> np.ndarray | None:
+        if index >= len(onnx_node.input) or onnx_node.input[index] == "":
+            return None
+        return self.weights(onnx_node, index, what)
 
     def activation(self, onnx_node, index: int = 0) -> Tensor:
         name = onnx_node.input[index] if index < len(onnx_node.input) else ""
@@ -77,13 +103,16 @@ class _Importer:
         self.values[out_name] = _Value(tensor=out_name)
         return out
 
-    def add_const(self, name: str, data: np.ndarray) -> str:
+    def add_const(self, name: str, data: np.ndarray, channel_axis: int | None = None) -> str:
+        """An IR constant made from ONNX value `name`; channel_axis: which axis of that value is the
+        layer's output channel (for weights and biases)."""
         # Constants get a name of their own: one ONNX initializer may feed several nodes that
         # transform it differently (transposed filters, folded biases).
         unique, k = name, 1
         while unique in self.graph.tensors:
             unique, k = f"{name}_{k}", k + 1
         self.graph.tensors[unique] = Tensor(unique, tuple(data.shape), str(data.dtype), data=data)
+        self.sources[unique] = (name, channel_axis)
         return unique
 
 
@@ -91,28 +120,6 @@ def _attrs(onnx_node) -> dict:
     import onnx
 
     return {a.name: onnx.helper.get_attribute_value(a) for a in onnx_node.attribute}
-
-
-def _spatial_pads(onnx_node, attrs, in_hw, kernel, strides) -> tuple[int, int, int, int]:
-    """(top, left, bottom, right) from `pads` or `auto_pad`, as ONNX defines them."""
-    auto_pad = attrs.get("auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
-    if auto_pad in ("NOTSET", ""):
-        pads = list(attrs.get("pads", [0, 0, 0, 0]))
-        if len(pads) != 4 or min(pads) < 0:
-            raise UnsupportedOp(f"node '{onnx_node.name}' ({onnx_node.op_type}): pads {pads} are not 2-D non-negative pads")
-        return pads[0], pads[1], pads[2], pads[3]
-    if auto_pad == "VALID":
-        return 0, 0, 0, 0
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        result = []
-        for size, k, s in zip(in_hw, kernel, strides):
-            total = max((-(-size // s) - 1) * s + k - size, 0)
-            small = total // 2
-            result.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
-        (top, bottom), (left, right) = result
-        return top, left, bottom, right
-    raise UnsupportedOp(f"node '{onnx_node.name}' ({onnx_node.op_type}): auto_pad {auto_pad} is not supported")
 
 
 def _require_4d(onnx_node, x: Tensor):
@@ -123,28 +130,32 @@ def _require_4d(onnx_node, x: Tensor):
 
 
 # -- op importers ---------------------------------------------------------------------------
+# Each importer takes the ONNX node's attributes as keyword arguments whose defaults are the ONNX
+# spec's (older opsets' attributes included where exporters still write them); an attribute an
+# importer does not name is refused before it is called.
 
-def import_conv(imp: _Importer, n, attrs):
+def import_conv(imp: _Importer, n, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                strides=None):
     x = imp.activation(n)
     _require_4d(n, x)
-    w = imp.const(n, 1, "the filter").astype(np.float32)
-    b = imp.optional_const(n, 2, "the bias")
+    w = imp.weights(n, 1, "the filter")
+    b = imp.optional_weights(n, 2, "the bias")
     _, h, wd, cin = x.shape
     if w.ndim != 4:
         raise ShapeError(f"node '{n.name}' (Conv): filter has shape {list(w.shape)}, expected 4-D [Cout, Cin/group, kh, kw]")
     cout, cin_g, kh, kw = w.shape
-    group = int(attrs.get("group", 1))
-    if any(d != 1 for d in attrs.get("dilations", [1, 1])):
-        raise UnsupportedOp(f"node '{n.name}' (Conv): dilations {list(attrs['dilations'])} are not supported (only 1)")
-    strides = tuple(int(s) for s in attrs.get("strides", [1, 1]))
+    if dilations is not None and any(int(d) != 1 for d in dilations):
+        raise UnsupportedOp(f"node '{n.name}' (Conv): dilations {list(dilations)} are not supported (only 1)")
+    strides = tuple(int(s) for s in (strides if strides is not None else [1, 1]))
     if len(strides) != 2 or min(strides) < 1:
         raise UnsupportedOp(f"node '{n.name}' (Conv): strides {list(strides)} are not 2-D positive strides")
-    if "kernel_shape" in attrs and tuple(attrs["kernel_shape"]) != (kh, kw):
-        raise ShapeError(f"node '{n.name}' (Conv): kernel_shape {list(attrs['kernel_shape'])} disagrees with the filter {list(w.shape)}")
-    pads = _spatial_pads(n, attrs, (h, wd), (kh, kw), strides)
+    if kernel_shape is not None and tuple(kernel_shape) != (kh, kw):
+        raise ShapeError(f"node '{n.name}' (Conv): kernel_shape {list(kernel_shape)} disagrees with the filter {list(w.shape)}")
+    pads = spatial_pads(f"node '{n.name}' (Conv)", (h, wd), (kh, kw), strides, auto_pad, pads)
     if b is not None and b.shape != (cout,):
         raise ShapeError(f"node '{n.name}' (Conv): bias has shape {list(b.shape)}, expected [{cout}]")
     node_attrs = {"strides": strides, "pads": pads}
+    group = int(group)
     if group == 1:
         if cin_g != cin:
             raise ShapeError(f"node '{n.name}' (Conv): filter expects {cin_g} input channels, input '{x.name}' has {cin}")
@@ -156,17 +167,20 @@ def import_conv(imp: _Importer, n, attrs):
             f"node '{n.name}' (Conv): group={group} with {cin} input and {cout} output channels is not supported "
             "(supported: group 1, or depthwise with group = input channels = output channels)"
         )
-    inputs = [x.name, imp.add_const(n.input[1], np.ascontiguousarray(w_ir))]
+    # The output channel is axis 0 of the ONNX filter in both cases.
+    inputs = [x.name, imp.add_const(n.input[1], np.ascontiguousarray(w_ir), channel_axis=0)]
     if b is not None:
-        inputs.append(imp.add_const(n.input[2], b.astype(np.float32)))
+        inputs.append(imp.add_const(n.input[2], b, channel_axis=0))
     imp.emit(n, op, inputs, node_attrs)
 
 
-def import_batchnorm(imp: _Importer, n, attrs):
+def import_batchnorm(imp: _Importer, n, *, epsilon=1e-5, momentum=0.9, training_mode=0, spatial=1, is_test=None):
     x = imp.activation(n)
     _require_4d(n, x)
-    if attrs.get("training_mode", 0):
+    if training_mode:
         raise UnsupportedOp(f"node '{n.name}' (BatchNormalization): training_mode=1 is not supported; export in eval mode")
+    if not spatial:
+        raise UnsupportedOp(f"node '{n.name}' (BatchNormalization): spatial=0 (per-element statistics) is not supported")
     params = [imp.const(n, i, what).astype(np.float32) for i, what in
               ((1, "scale"), (2, "bias"), (3, "mean"), (4, "variance"))]
     c = x.shape[3]
@@ -174,61 +188,69 @@ def import_batchnorm(imp: _Importer, n, attrs):
         if p.shape != (c,):
             raise ShapeError(f"node '{n.name}' (BatchNormalization): parameter of shape {list(p.shape)} for {c} channels")
     names = [imp.add_const(n.input[i], p) for i, p in zip(range(1, 5), params)]
-    imp.emit(n, "batchnorm", [x.name] + names, {"epsilon": float(attrs.get("epsilon", 1e-5))})
+    imp.emit(n, "batchnorm", [x.name] + names, {"epsilon": float(epsilon)})
 
 
-def import_relu(imp: _Importer, n, attrs):
+def import_relu(imp: _Importer, n):
     x = imp.activation(n)
     imp.emit(n, "relu", [x.name], {"min": 0.0, "max": float("inf")})
 
 
-def import_clip(imp: _Importer, n, attrs):
+def import_clip(imp: _Importer, n, *, min=None, max=None):  # noqa: A002 (the spec's names; opset < 11)
     x = imp.activation(n)
     lo = imp.optional_const(n, 1, "the lower bound")
     hi = imp.optional_const(n, 2, "the upper bound")
     for bound in (lo, hi):
         if bound is not None and (np.asarray(bound).size != 1 or not np.issubdtype(np.asarray(bound).dtype, np.number)):
             raise UnsupportedOp(f"node '{n.name}' (Clip): bounds must be numeric scalars, got shape {list(np.shape(bound))}")
-    lo = float(np.asarray(lo).reshape(-1)[0]) if lo is not None else float(attrs.get("min", -np.inf))
-    hi = float(np.asarray(hi).reshape(-1)[0]) if hi is not None else float(attrs.get("max", np.inf))
+    lo = float(np.asarray(lo).reshape(-1)[0]) if lo is not None else float(-np.inf if min is None else min)
+    hi = float(np.asarray(hi).reshape(-1)[0]) if hi is not None else float(np.inf if max is None else max)
     if np.isnan(lo) or np.isnan(hi) or lo > hi:
         raise UnsupportedOp(f"node '{n.name}' (Clip): bounds [{lo}, {hi}] are not a range")
     imp.emit(n, "clip", [x.name], {"min": lo, "max": hi})
 
 
-def import_global_average_pool(imp: _Importer, n, attrs):
+def import_global_average_pool(imp: _Importer, n):
     x = imp.activation(n)
     _require_4d(n, x)
     _, h, w, _ = x.shape
     imp.emit(n, "avg_pool", [x.name], {"kernel": (h, w), "strides": (1, 1), "pads": (0, 0, 0, 0)})
 
 
-def import_average_pool(imp: _Importer, n, attrs):
+def import_average_pool(imp: _Importer, n, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None,
+                        kernel_shape=None, pads=None, strides=None):
     x = imp.activation(n)
     _require_4d(n, x)
-    kernel = tuple(int(k) for k in attrs["kernel_shape"])
-    strides = tuple(int(s) for s in attrs.get("strides", [1, 1]))
-    if len(kernel) != 2:
-        raise UnsupportedOp(f"node '{n.name}' (AveragePool): kernel_shape {list(kernel)} is not 2-D")
-    if attrs.get("ceil_mode", 0):
+    if kernel_shape is None:
+        raise UnsupportedOp(f"node '{n.name}' (AveragePool): kernel_shape is required")
+    kernel = tuple(int(k) for k in kernel_shape)
+    strides = tuple(int(s) for s in (strides if strides is not None else [1] * len(kernel)))
+    if len(kernel) != 2 or len(strides) != 2 or min(strides) < 1 or min(kernel) < 1:
+        raise UnsupportedOp(f"node '{n.name}' (AveragePool): kernel_shape {list(kernel)} / strides {list(strides)} "
+                            "are not 2-D")
+    if dilations is not None and any(int(d) != 1 for d in dilations):
+        raise UnsupportedOp(f"node '{n.name}' (AveragePool): dilations {list(dilations)} are not supported (only 1)")
+    if ceil_mode:
         raise UnsupportedOp(f"node '{n.name}' (AveragePool): ceil_mode=1 is not supported")
-    pads = _spatial_pads(n, attrs, x.shape[1:3], kernel, strides)
-    if attrs.get("count_include_pad", 0) and any(pads):
+    pads = spatial_pads(f"node '{n.name}' (AveragePool)", x.shape[1:3], kernel, strides, auto_pad, pads)
+    if count_include_pad and any(pads):
         raise UnsupportedOp(f"node '{n.name}' (AveragePool): count_include_pad=1 with padding is not supported")
     imp.emit(n, "avg_pool", [x.name], {"kernel": kernel, "strides": strides, "pads": pads})
 
 
-def import_flatten(imp: _Importer, n, attrs):
+def import_flatten(imp: _Importer, n, *, axis=1):
     x = imp.activation(n)
-    axis = int(attrs.get("axis", 1))
-    if axis != 1:
+    if int(axis) != 1:
         raise UnsupportedOp(f"node '{n.name}' (Flatten): axis={axis} is not supported (only 1)")
     _flatten(imp, n, x)
 
 
-def import_reshape(imp: _Importer, n, attrs):
+def import_reshape(imp: _Importer, n, *, allowzero=0):
     x = imp.activation(n)
     target = [int(d) for d in np.asarray(imp.const(n, 1, "the target shape")).reshape(-1)]
+    if allowzero and 0 in target:
+        raise UnsupportedOp(f"node '{n.name}' (Reshape): allowzero=1 with a 0 in the target shape {target} "
+                            "(an empty tensor) is not supported")
     if len(target) == 4:
         _reshape_4d(imp, n, x, target)
         return
@@ -237,8 +259,6 @@ def import_reshape(imp: _Importer, n, attrs):
                             "(supported: [1, -1] flatten, or a 4-D shape that moves no bytes)")
     _flatten(imp, n, x)
 
-
-# -- added for exporter variety (tf2onnx, PyTorch): 4-D reshapes, Squeeze, ReduceMean, refusals --
 
 def _reshape_4d(imp: _Importer, n, x: Tensor, target: list[int]):
     """A 4-D Reshape is supported when NHWC bytes stay put: the same shape, or [1, K] <-> [1, K, 1, 1]."""
@@ -263,9 +283,8 @@ def _reshape_4d(imp: _Importer, n, x: Tensor, target: list[int]):
                         "(supported: [1, -1] flatten, the same shape, or [1, K] <-> [1, K, 1, 1])")
 
 
-def _axes(imp: _Importer, n, attrs, rank: int) -> list[int] | None:
+def _axes(imp: _Importer, n, axes, rank: int) -> list[int] | None:
     """Axes from the attribute (older opsets) or input 1 (newer), made non-negative; None if absent."""
-    axes = attrs.get("axes")
     if axes is None and len(n.input) > 1 and n.input[1]:
         axes = np.asarray(imp.const(n, 1, "the axes")).reshape(-1).tolist()
     if axes is None:
@@ -276,33 +295,33 @@ def _axes(imp: _Importer, n, attrs, rank: int) -> list[int] | None:
     return out
 
 
-def import_squeeze(imp: _Importer, n, attrs):
+def import_squeeze(imp: _Importer, n, *, axes=None):
     x = imp.activation(n)
     if len(x.shape) == 2:
-        axes = _axes(imp, n, attrs, 2)
+        axes = _axes(imp, n, axes, 2)
         if axes not in (None, []):
             raise UnsupportedOp(f"node '{n.name}' (Squeeze): squeezing axes {axes} of a [1, K] tensor is not supported")
         imp.values[n.output[0]] = imp.values[n.input[0]]
         return
     _require_4d(n, x)
     _, h, w, c = x.shape
-    axes = _axes(imp, n, attrs, 4)
+    axes = _axes(imp, n, axes, 4)
     if (h, w) != (1, 1) or axes not in (None, [2, 3]) or (axes is None and c == 1):
         raise UnsupportedOp(f"node '{n.name}' (Squeeze): only squeezing [1, C, 1, 1] to [1, C] (axes [2, 3]) is "
                             f"supported, not axes {axes} of {[1, c, h, w]}")
     _flatten(imp, n, x)
 
 
-def import_reduce_mean(imp: _Importer, n, attrs):
+def import_reduce_mean(imp: _Importer, n, *, axes=None, keepdims=1, noop_with_empty_axes=0):
     """A mean over H and W is a global average pool (then a flatten when keepdims=0)."""
     x = imp.activation(n)
     _require_4d(n, x)
-    axes = _axes(imp, n, attrs, 4)
+    axes = _axes(imp, n, axes, 4)
     if axes != [2, 3]:
         raise UnsupportedOp(f"node '{n.name}' (ReduceMean): axes {axes} are not supported (only [2, 3], H and W)")
     _, h, w, c = x.shape
     pool_attrs = {"kernel": (h, w), "strides": (1, 1), "pads": (0, 0, 0, 0)}
-    if attrs.get("keepdims", 1):
+    if keepdims:
         imp.emit(n, "avg_pool", [x.name], pool_attrs)
         return
     # Two IR nodes from one ONNX node: the pooled [1, 1, 1, C] tensor gets a name of its own.
@@ -320,7 +339,7 @@ def import_reduce_mean(imp: _Importer, n, attrs):
 def import_refused(reason: str):
     """Ops that the normalizer folds where it can (Pad, Mul, Add, Transpose); what is left is refused."""
 
-    def refuse(imp: _Importer, n, attrs):
+    def refuse(imp: _Importer, n, **attributes):
         raise UnsupportedOp(f"node '{n.name}' ({n.op_type}): {reason}")
 
     return refuse
@@ -351,65 +370,68 @@ def _nhwc_columns(w: np.ndarray, chw) -> np.ndarray:
     return w.reshape(-1, c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
 
 
-def import_gemm(imp: _Importer, n, attrs):
+def import_gemm(imp: _Importer, n, *, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=None):  # noqa: N803
     x, chw = _flat_input(imp, n)
-    w = imp.const(n, 1, "the weight matrix").astype(np.float32)
-    c = imp.optional_const(n, 2, "the bias")
-    if attrs.get("transA", 0):
+    w = imp.weights(n, 1, "the weight matrix")
+    c = imp.optional_weights(n, 2, "the bias")
+    if transA:
         raise UnsupportedOp(f"node '{n.name}' (Gemm): transA=1 is not supported")
     if w.ndim != 2:
         raise ShapeError(f"node '{n.name}' (Gemm): weight of shape {list(w.shape)} is not a matrix")
-    w = w if attrs.get("transB", 0) else w.T  # -> [Cout, Cin]
-    w = w * np.float32(attrs.get("alpha", 1.0))
+    channel_axis = 0 if transB else 1  # of the ONNX matrix B: the output features
+    w = w if transB else w.T  # -> [Cout, Cin]
+    if float(alpha) != 1.0:
+        if not np.issubdtype(w.dtype, np.floating):
+            raise UnsupportedOp(f"node '{n.name}' (Gemm): alpha={alpha} on quantized weights is not supported")
+        w = w * np.float32(alpha)
     if w.shape[1] != x.shape[1]:
         raise ShapeError(f"node '{n.name}' (Gemm): weight has {w.shape[1]} inputs, '{x.name}' has {x.shape[1]} features")
-    inputs = [x.name, imp.add_const(n.input[1], np.ascontiguousarray(_nhwc_columns(w, chw)))]
+    inputs = [x.name, imp.add_const(n.input[1], np.ascontiguousarray(_nhwc_columns(w, chw)), channel_axis=channel_axis)]
     if c is not None:
-        if c.size not in (1, w.shape[0]) or c.ndim > 2:
+        if c.size not in (1, w.shape[0]) or c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
             raise ShapeError(f"node '{n.name}' (Gemm): bias of shape {list(c.shape)} does not broadcast to [1, {w.shape[0]}]")
-        bias = np.broadcast_to(c.astype(np.float32) * np.float32(attrs.get("beta", 1.0)), (1, w.shape[0]))
-        if bias.ndim != 2:
-            raise ShapeError(f"node '{n.name}' (Gemm): bias of shape {list(c.shape)} does not broadcast to [1, {w.shape[0]}]")
-        inputs.append(imp.add_const(n.input[2], np.ascontiguousarray(bias[0])))
+        if float(beta) != 1.0:
+            if not np.issubdtype(c.dtype, np.floating):
+                raise UnsupportedOp(f"node '{n.name}' (Gemm): beta={beta} on a quantized bias is not supported")
+            c = c * np.float32(beta)
+        bias = np.broadcast_to(c.reshape(-1), (w.shape[0],))
+        inputs.append(imp.add_const(n.input[2], np.ascontiguousarray(bias), channel_axis=c.ndim - 1 if c.size > 1 else None))
     imp.emit(n, "fully_connected", inputs, {})
 
 
-def import_matmul(imp: _Importer, n, attrs):
+def import_matmul(imp: _Importer, n):
     x, chw = _flat_input(imp, n)
-    b = imp.const(n, 1, "the weight matrix").astype(np.float32)
+    b = imp.weights(n, 1, "the weight matrix")
     if b.ndim != 2 or b.shape[0] != x.shape[1]:
         raise ShapeError(f"node '{n.name}' (MatMul): weight of shape {list(b.shape)} does not take {x.shape[1]} features")
     w = np.ascontiguousarray(_nhwc_columns(b.T, chw))
-    imp.emit(n, "fully_connected", [x.name, imp.add_const(n.input[1], w)], {})
+    imp.emit(n, "fully_connected", [x.name, imp.add_const(n.input[1], w, channel_axis=1)], {})
 
 
-def import_softmax(imp: _Importer, n, attrs):
+def import_softmax(imp: _Importer, n, *, axis=-1):
     x = imp.activation(n)
-    axis = int(attrs.get("axis", -1))
-    if len(x.shape) != 2 or axis not in (-1, 1):
+    if len(x.shape) != 2 or int(axis) not in (-1, 1):
         raise UnsupportedOp(f"node '{n.name}' (Softmax): only a softmax over the features of a [1, K] tensor is supported")
     imp.emit(n, "softmax", [x.name], {"beta": 1.0})
 
 
-def import_alias(imp: _Importer, n, attrs):
+def import_alias(imp: _Importer, n, *, ratio=None, seed=None, is_test=None):
     """Identity and inference-time Dropout pass their input through."""
     imp.values[n.output[0]] = imp.values[n.input[0]]
     if len(n.output) > 1 and n.output[1]:
         raise UnsupportedOp(f"node '{n.name}' ({n.op_type}): its mask output is not supported")
 
 
-def import_constant(imp: _Importer, n, attrs):
+def import_constant(imp: _Importer, n, *, value=None, value_float=None, value_floats=None, value_int=None,
+                    value_ints=None, value_string=None, value_strings=None, sparse_value=None):
     import onnx
 
-    for a in n.attribute:
-        if a.name == "value":
-            imp.values[n.output[0]] = _Value(const=onnx.numpy_helper.to_array(a.t))
-            return
-        if a.name in ("value_float", "value_int"):
-            imp.values[n.output[0]] = _Value(const=np.array(onnx.helper.get_attribute_value(a)))
-            return
-        if a.name in ("value_floats", "value_ints"):
-            imp.values[n.output[0]] = _Value(const=np.array(onnx.helper.get_attribute_value(a)))
+    if value is not None:
+        imp.values[n.output[0]] = _Value(const=onnx.numpy_helper.to_array(value))
+        return
+    for number in (value_float, value_floats, value_int, value_ints):
+        if number is not None:
+            imp.values[n.output[0]] = _Value(const=np.array(number))
             return
     raise UnsupportedOp(f"node '{n.name}' (Constant): only tensor and numeric values are supported")
 
@@ -476,25 +498,49 @@ def _input_shape(value_info) -> tuple[list, list]:
     return [d.dim_value if d.HasField("dim_value") else None for d in dims], [d.dim_param for d in dims]
 
 
-def import_onnx(path: str | os.PathLike, log=None) -> Graph:
-    """ONNX file -> float Graph in NHWC."""
+# The model's interface types: what its input takes and its output gives.
+_INTERFACE_DTYPES = {1: "float32", 3: "int8", 2: "uint8"}  # TensorProto FLOAT, INT8, UINT8
+
+
+def _interface_dtype(value_info, what: str) -> str:
     import onnx
 
-    model = load_model(path)
-    from . import qdq
+    elem = value_info.type.tensor_type.elem_type
+    dtype = _INTERFACE_DTYPES.get(elem)
+    if dtype is None:
+        raise UnsupportedOp(f"{what} '{value_info.name}': element type {onnx.TensorProto.DataType.Name(elem)} is not "
+                            "supported (float32, or int8/uint8 in a QDQ model)")
+    return dtype
 
-    if qdq.is_qdq(model):  # a pre-quantized model: its own scales, no calibration
-        return qdq.import_qdq_model(model, path, log)
-    g = model.graph
+
+def _check_ops(g) -> None:
+    supported = sorted(set(IMPORTERS) | set(qdq.QDQ_OPS))
     for i, n in enumerate(g.node):
         if not n.name:
             n.name = f"{n.op_type}_{i}"
-        if n.op_type not in IMPORTERS or n.domain not in ("", "ai.onnx"):
+        if (n.op_type not in IMPORTERS and n.op_type not in qdq.QDQ_OPS) or n.domain not in ("", "ai.onnx"):
             domain = f" (domain {n.domain})" if n.domain not in ("", "ai.onnx") else ""
-            raise UnsupportedOp(
-                f"node '{n.name}': op {n.op_type}{domain} is not supported; supported ops: {', '.join(sorted(IMPORTERS))}"
-            )
-    initializers = {t.name: t for t in g.initializer}
+            raise UnsupportedOp(f"node '{n.name}': op {n.op_type}{domain} is not supported; supported ops: "
+                                f"{', '.join(supported)}")
+
+
+def _import_node(imp: _Importer, n) -> None:
+    importer = IMPORTERS[n.op_type]
+    attrs = _attrs(n)
+    known = inspect.signature(importer).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in known.values()):
+        unknown = sorted(set(attrs) - set(known))
+        if unknown:
+            raise UnsupportedOp(f"node '{n.name}' ({n.op_type}): attribute {unknown[0]} is not supported")
+    importer(imp, n, **attrs)
+
+
+def import_onnx(path: str | os.PathLike, log=None) -> Graph:
+    """ONNX file -> Graph in NHWC: float, or for a QDQ model carrying the model's own parameters."""
+    model = load_model(path)
+    g = model.graph
+    _check_ops(g)
+    initializers = {t.name for t in g.initializer}
     graph_inputs = [i for i in g.input if i.name not in initializers]
     if len(graph_inputs) != 1:
         raise UnsupportedOp(
@@ -503,14 +549,18 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     if len(g.output) != 1:
         raise UnsupportedOp(f"{path}: the model has {len(g.output)} outputs; exactly one is supported")
     inp = graph_inputs[0]
-    if inp.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
-        raise UnsupportedOp(f"input '{inp.name}': element type {onnx.TensorProto.DataType.Name(inp.type.tensor_type.elem_type)} is not supported here (float32 inputs)")
-    # Exporter dialects (NHWC inputs, Pad, split BatchNorm, MatMul + Add) become the plain form.
-    layout = normalize(model, inp.name)["input_layout"]
-    initializers = {t.name: t for t in g.initializer}  # the normalizer adds folded constants
+    input_dtype, output_dtype = _interface_dtype(inp, "input"), _interface_dtype(g.output[0], "output")
+    output_name = g.output[0].name
+    # Q/DQ nodes and exporter dialects (NHWC inputs, Pad, split BatchNorm, MatMul + Add) become facts
+    # and the plain form.
+    normalized = normalize(model, inp.name)
+    facts = normalized.qdq
+    if not facts.quantized and (input_dtype, output_dtype) != ("float32", "float32"):
+        raise UnsupportedOp(f"{path}: {input_dtype} input and {output_dtype} output without QuantizeLinear/"
+                            "DequantizeLinear nodes; integer interfaces belong to QDQ models")
     dims, params = _input_shape(inp)
     if len(dims) != 4:
-        raise ShapeError(f"input '{inp.name}': shape {dims} is not a 4-D NCHW image tensor")
+        raise ShapeError(f"input '{inp.name}': shape {dims} is not a 4-D image tensor")
     if any(d is None or d <= 0 for d in dims[1:]):
         shown = [d if d else (p or "?") for d, p in zip(dims, params)]
         raise ShapeError(f"input '{inp.name}': dynamic shape {shown}; channels, height and width must be fixed")
@@ -518,28 +568,35 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
         raise ShapeError(f"input '{inp.name}': batch {dims[0]} is not supported (batch 1)")
     if dims[0] is None and log:
         log(f"input '{inp.name}': symbolic batch dimension '{params[0]}' compiled as 1")
-    _, c, h, w = dims
+    _, c, h, w = dims  # NCHW now: the normalizer declared an NHWC input so and dropped its Transpose
     if c * h * w > MAX_ACTIVATION_ELEMENTS:
         raise ShapeError(f"input '{inp.name}': shape {dims} has {c * h * w:,} elements, more than "
                          f"{MAX_ACTIVATION_ELEMENTS:,} (no microcontroller holds it)")
-
+    layout = normalized.input_layout
     graph = Graph(tensors={}, nodes=[], inputs=[inp.name], outputs=[], name="model")
     graph.tensors[inp.name] = Tensor(inp.name, (1, h, w, c))
     graph.meta = {"input_layout": layout, "input_shape": [1, c, h, w] if layout == "NCHW" else [1, h, w, c],
-                  "source_name": Path(path).name}
-    imp = _Importer(graph)
+                  "source_name": Path(path).name, "input_dtype": input_dtype, "output_dtype": output_dtype,
+                  "output_name": output_name}
+    imp = _Importer(graph, quantized=set(facts.constants))
     imp.values[inp.name] = _Value(tensor=inp.name)
-    for name, t in initializers.items():
-        imp.values[name] = _Value(const=_initializer_array(t))
-
+    for t in g.initializer:
+        imp.values[t.name] = _Value(const=_initializer_array(t))
     for n in g.node:
-        IMPORTERS[n.op_type](imp, n, _attrs(n))
+        _import_node(imp, n)
 
     out_value = imp.values.get(g.output[0].name)
     if out_value is None or out_value.tensor is None:
-        raise UnsupportedOp(f"output '{g.output[0].name}' is not computed from the input")
+        raise UnsupportedOp(f"output '{output_name}' is not computed from the input")
     graph.outputs = [out_value.tensor]
     _check_against_onnx_shapes(graph, model)
+    if facts.quantized:  # a pre-quantized model: its own parameters, nothing to calibrate
+        def tensor_of(value: str) -> str | None:
+            found = imp.values.get(normalized.resolve(value))
+            return found.tensor if found is not None else None
+
+        qdq.attach(graph, facts, tensor_of, imp.sources.__getitem__)
+        graph.meta.update(qdq=True, uint8=facts.uint8)
     graph.remove_unused_tensors()
     out = graph.tensor(graph.outputs[0])
     graph.meta["output_layout"] = "NCHW" if len(out.shape) == 4 else "flat"
