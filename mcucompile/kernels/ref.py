@@ -125,10 +125,25 @@ class Softmax:
                                       input_left_shift=a["input_left_shift"], diff_min=a["diff_min"]))
 
 
+class Mean:
+    name = "ref"
+
+    def applies(self, ctx) -> bool:
+        return True
+
+    def build(self, ctx) -> Layer:
+        io, a = quant_io(ctx), ctx.node.attrs
+        return base_layer(ctx, "mcu_mean_s8_ref", "reference", f"mean over H and W, {shape_text(ctx.x.shape)} -> "
+                          f"{shape_text(ctx.y.shape)}", "calls/mean.j2", ["ref/mcu_mean_s8_ref.c"],
+                          params=dict(input_offset=io["input_offset"], output_offset=io["output_offset"],
+                                      multiplier=a["multiplier"], shift=a["shift"]))
+
+
 VARIANTS = {
     "conv2d": Conv(),
     "depthwise_conv2d": Depthwise(),
     "fully_connected": FullyConnected(),
     "avg_pool": AvgPool(),
     "softmax": Softmax(),
+    "mean": Mean(),
 }

@@ -2,9 +2,9 @@
 int8 reference. OPS maps the IR op name to its module."""
 from __future__ import annotations
 
-from . import avgpool, conv, depthwise, fully_connected, reshape, softmax
+from . import avgpool, conv, depthwise, fully_connected, mean, reshape, softmax
 
-OPS = {m.OP: m for m in (conv, depthwise, fully_connected, avgpool, reshape, softmax)}
+OPS = {m.OP: m for m in (conv, depthwise, fully_connected, avgpool, mean, reshape, softmax)}
 
 # Activation ops exist only between import and fusion; they have no kernel of their own.
 ACTIVATIONS = ("relu", "clip")

@@ -1,7 +1,8 @@
 """Adopt a pre-quantized (QDQ) model's own parameters instead of calibrating.
 
-frontend/qdq.py left every activation with its given QParams and every layer with int8 weights
-and int32 biases. This pass computes what TFLite computes from those numbers, and nothing else:
+The importer (frontend/qdq.py for ONNX, frontend/tflite.py) left every activation with its given
+QParams and every layer with int8 weights and an int32 bias at input scale x weight scale. This
+pass computes what TFLite computes from those numbers, and nothing else:
   * the requantization multiplier of each layer from the float32 scales the model stores:
     per-channel weights: double(in_scale) * double(w_scale[c]) / double(out_scale) (int8 kernels);
     per-tensor weights of a uint8 model: double(float(in_scale * w_scale)) / double(out_scale), the
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..errors import QuantError
 from ..ir import Graph, QParams
-from ..ops import softmax
+from ..ops import mean, softmax
 from ..quant.fixedpoint import quantize_multiplier
 from ..quant.params import activation_clamp, channel_multipliers
 
@@ -53,6 +54,8 @@ def run(graph: Graph, ctx=None) -> Graph:
         elif node.op == "softmax":
             _require_same(node, QParams.per_tensor(softmax.OUTPUT_SCALE, softmax.OUTPUT_ZERO_POINT), y.qparams, "TFLite's softmax output (1/256, -128)")
             softmax.attach_params(node, in_q.scalar_scale)
+        elif node.op == "mean":  # requantizes to its own output parameters, as TFLite Micro's MEAN
+            mean.attach_params(node, x, y)
         else:
             raise QuantError(f"node '{node.name}': op {node.op} cannot take given quantization parameters")
         y.dtype = "int8"
@@ -61,10 +64,10 @@ def run(graph: Graph, ctx=None) -> Graph:
 
 
 def layer_multipliers(in_scale: float, w_q: QParams, out_scale: float, channels: int,
-                      uint8: bool) -> tuple[np.ndarray, np.ndarray]:
+                      uint8: bool, node: str = "") -> tuple[np.ndarray, np.ndarray]:
     """Per-output-channel (multiplier, shift) exactly as TFLite derives them from stored scales."""
     if w_q.axis is not None:
-        return channel_multipliers(in_scale, w_q.scale, out_scale)
+        return channel_multipliers(in_scale, w_q.scale, out_scale, node)
     w_scale = np.float32(w_q.scalar_scale)
     if uint8:
         real = float(np.float32(np.float32(in_scale) * w_scale)) / float(np.float32(out_scale))
@@ -78,17 +81,10 @@ def _adopt_layer(graph: Graph, node, in_q: QParams, out_q: QParams, uint8: bool)
     w = graph.tensor(node.inputs[1])
     channels = graph.tensor(node.outputs[0]).shape[-1]
     node.attrs["multiplier"], node.attrs["shift"] = layer_multipliers(
-        in_q.scalar_scale, w.qparams, out_q.scalar_scale, channels, uint8)
+        in_q.scalar_scale, w.qparams, out_q.scalar_scale, channels, uint8, node.name)
     node.attrs["act_min"], node.attrs["act_max"] = activation_clamp(node.attrs.get("activation"), out_q)
     if w.qparams.axis is None and int(w.qparams.zero_point) != 0:
         node.attrs["weight_zp"] = int(w.qparams.zero_point)
-    if len(node.inputs) > 2:
-        b = graph.tensor(node.inputs[2])
-        expected = np.float64(in_q.scalar_scale) * w.qparams.scale.astype(np.float64)
-        if b.qparams is not None and not np.allclose(b.qparams.scale.astype(np.float64), expected,
-                                                     rtol=0, atol=0.02 * float(out_q.scalar_scale)):
-            # TFLite refuses the same mismatch (|bias scale - in*w scale| / out scale <= 0.02).
-            raise QuantError(f"node '{node.name}': bias scale {b.qparams.scale} is not input scale * weight scale")
 
 
 def _require_same(node, want: QParams, got: QParams, what: str) -> None:

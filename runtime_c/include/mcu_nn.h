@@ -81,6 +81,19 @@ typedef struct {
 } mcu_softmax_params;
 
 /*
+ * Mean over height and width (TFLite Micro's int8 MEAN), computed by the compiler from the scales
+ * and count = in_shape.h * in_shape.w (see mcucompile/ops/mean.py):
+ *   input_offset   -input zero point, in [-127, 128]
+ *   output_offset  output zero point, in [-128, 127]
+ *   multiplier     in [0, 2^31): in_scale / (out_scale * count) ~= multiplier * 2^(shift - 31); below 2^30
+ *                  where 1 / count was folded in
+ *   shift          in [-31, 30]
+ */
+typedef struct {
+    int32_t input_offset, output_offset, multiplier, shift;
+} mcu_mean_params;
+
+/*
  * Convolution (groups = 1).
  * input [in_shape.h][in_shape.w][in_shape.c], output [out_shape.h][out_shape.w][out_shape.c],
  * filter [out_c][kh][kw][in_c]; bias [out_c] int32 or NULL; q has out_shape.c entries.
@@ -142,6 +155,12 @@ void mcu_avgpool_s8_ref(const mcu_pool_params *p, mcu_shape in_shape, const int8
  */
 void mcu_softmax_s8_ref(const mcu_softmax_params *p, int32_t rows, int32_t depth, const int8_t *input,
                         int8_t *output);
+
+/*
+ * Mean over height and width: input [in_shape.h][in_shape.w][in_shape.c], output [in_shape.c] (the
+ * [1, 1, c] or [c] result). in_shape.h * in_shape.w <= 8421504, so the sum less the zero point fits int32.
+ */
+void mcu_mean_s8_ref(const mcu_mean_params *p, mcu_shape in_shape, const int8_t *input, int8_t *output);
 
 /* q = saturate_int8((int32)roundf(x / scale) + zero_point), ties away from zero; NaN gives zero_point. scale > 0. */
 void mcu_quantize_f32_s8(const float *input, int8_t *output, int32_t n, float scale, int32_t zero_point);
