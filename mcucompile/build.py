@@ -8,7 +8,8 @@ from .compiler import compile_graph
 from .ir import Graph
 from .errors import DoesNotFit
 from .project.fit import DEFAULT_STACK_BYTES, Placement, place
-from .project.writer import write_project
+from .project.manifest import check_destination
+from .project.writer import staged_project, write_files, write_report
 from .targets import Board, Target, resolve
 from .toolchain import ARM_GCC, have
 
@@ -25,7 +26,8 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
     kernels: "auto" (the best variant the target allows) or "ref" (the portable reference everywhere).
     """
     target, board_ = resolve(target_name, board)
-    # Placement options are checked before the (slower) compilation.
+    # The destination and placement options are checked before the (slower) compilation.
+    check_destination(Path(out_dir))
     placement = place(board_, weights_in, arena_in, stack_bytes)
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, name=name, log=log)
     return build_from_graph(graph, target, Path(out_dir), board_, placement, compile_firmware=compile_firmware,
@@ -35,9 +37,20 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
 def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board | None = None,
                      placement: Placement | None = None, compile_firmware: bool | None = None,
                      io_in_arena: bool = False, kernels: str = "auto", log=None) -> dict:
+    """Compile GRAPH into a project in OUT_DIR and return its report. The project, firmware
+    compiled, is written as one step (writer.staged_project): a failure or an interrupt leaves the
+    old one as it was."""
     program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels)
+    with staged_project(Path(out_dir), program.name, log) as folder:
+        return _write_and_compile(graph, program, target, folder, Path(out_dir), board, placement,
+                                  compile_firmware, io_in_arena, kernels, log)
+
+
+def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_dir: Path, board, placement,
+                       compile_firmware, io_in_arena, kernels, log) -> dict:
+    """Write the project into the new FOLDER (OUT_DIR is where it goes), and compile its firmware."""
     try:
-        report = write_project(program, Path(out_dir), target, board, placement)
+        report = write_files(program, folder, target, board, placement)
     except DoesNotFit:
         # The fast kernels lay weights out wider (int16 pairs for SMLAD); where that is what does
         # not fit, a narrower layout may: the DSP kernels reading int8 weights, else the int8
@@ -49,7 +62,7 @@ def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board |
             compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels=fallback)
             if compact.weights_bytes < program.weights_bytes:
                 try:
-                    report = write_project(compact, Path(out_dir), target, board, placement)
+                    report = write_files(compact, folder, target, board, placement)
                     break
                 except DoesNotFit:
                     if fallback == fallbacks[-1]:
@@ -68,4 +81,7 @@ def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board |
         return report
     from .runner import build_firmware
 
-    return build_firmware(Path(out_dir))
+    # The linked figures go into report.json before the manifest is made, so the two agree.
+    report = build_firmware(folder)
+    write_report(folder, report)
+    return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -20,12 +21,21 @@ def _clean_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            # Checks, not warnings, decide what is refused: numpy's floating-point warnings (with source
+            # paths) or a plot's missing glyphs would only print around the line that says what is wrong.
+            with warnings.catch_warnings():
+                if not os.environ.get("MCUCOMPILE_DEBUG"):
+                    warnings.simplefilter("ignore")
+                return fn(*args, **kwargs)
         except McuCompileError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(str(exc))}", err=True)
             sys.exit(1)
         except (KeyboardInterrupt, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
+        except OSError as exc:  # the user's files or machine: a missing folder, permissions, a full disk
+            where = f"{exc.filename}: " if exc.filename is not None else ""
+            click.echo(f"error: {_one_line(where + str(exc.strerror or exc))}", err=True)
+            sys.exit(1)
         except Exception as exc:  # a compiler bug: one line, and the traceback only on request
             if os.environ.get("MCUCOMPILE_DEBUG"):
                 raise
@@ -36,8 +46,28 @@ def _clean_errors(fn):
     return wrapper
 
 
+def _one_line(text: str) -> str:
+    """A message as one line: names from the user's files may hold newlines or other control characters."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _log(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _check_output_folder(path: str) -> None:
+    """Refuse an --output whose folder is missing before the work, not after it."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise McuCompileError(f"--output {path}: {folder} is not an existing folder")
+
+
+def _save(path: str, y: np.ndarray) -> None:
+    try:
+        with open(path, "wb") as f:  # exactly this name (np.save would add .npy to any other)
+            np.save(f, y)
+    except OSError as exc:
+        raise McuCompileError(f"--output {path}: cannot write ({exc.strerror or exc})") from None
 
 
 calib_option = click.option("--calib", default=None, metavar="PATH|random",
@@ -99,7 +129,9 @@ def _describe_fit(report) -> str:
 @build_options
 @click.option("--no-compile", is_flag=True, help="Firmware: write the project without running make.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Project folder to write.")
-@click.option("--name", default="model", show_default=True, help="C name prefix of the generated API.")
+@click.option("--name", default="model", show_default=True,
+              help="C name prefix of the generated API and files: letters, digits and _, at most 32 "
+                   "characters, not a reserved C name.")
 @calib_option
 @observer_option
 @mean_option
@@ -110,7 +142,14 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
     """Compile MODEL into a buildable project in OUTPUT (for a Cortex-M target: a firmware project,
     checked to fit the board, and compiled when arm-none-eabi-gcc is on PATH)."""
     from .build import build_project
+    from .codegen.env import prefix_problem
 
+    problem = prefix_problem(name)
+    if problem:
+        shown = name if name.isprintable() and name.strip() == name and name else repr(name)
+        raise McuCompileError(f"--name {shown}: {problem}")
+    if not out_dir.strip():
+        raise McuCompileError("-o '': give the project a folder of its own (e.g. -o out/)")
     report = build_project(model, target, Path(out_dir), name=name, calib=calib, observer=observer,
                            mean=mean, std=std, log=_log, board=board, weights_in=weights_in, arena_in=arena_in,
                            stack_bytes=stack_bytes, compile_firmware=False if no_compile else None,
@@ -128,9 +167,9 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
 
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--input", "input_path", required=True, type=click.Path(),
               help=".npy of inputs in the model's own layout ([N, ...] or one sample).")
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False), help=".npy to write.")
+@click.option("--output", "output_path", required=True, type=click.Path(), help=".npy to write.")
 @click.option("--raw", is_flag=True, help="Write the int8 output instead of dequantized float.")
 @click.option("--profile", is_flag=True,
               help="Firmware: write PROJECT/profile.json (executed instructions per layer under QEMU) and print it.")
@@ -138,12 +177,14 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
 def run(project, input_path, output_path, raw, profile):
     """Build PROJECT (written by `build`) and run it on every input: natively for the host, in QEMU
     for a Cortex-M target."""
+    from .inputs import load_array
     from .runner import run_project
 
-    result = run_project(Path(project), np.load(input_path, allow_pickle=False), raw=raw, what=input_path,
-                         profile=profile)
+    x = load_array(input_path)
+    _check_output_folder(output_path)
+    result = run_project(Path(project), x, raw=raw, what=input_path, profile=profile)
     y, prof = result if profile else (result, None)
-    np.save(output_path, y)
+    _save(output_path, y)
     if prof is not None:
         import json
 
@@ -214,9 +255,9 @@ def inspect(model, target, io_in_arena, memory_plot, calib, observer, mean, std)
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help=".npy of float inputs in the model's own layout.")
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False), help=".npy to write.")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help=".npy of inputs in the model's own layout ([N, ...] or one sample).")
+@click.option("--output", "output_path", required=True, type=click.Path(), help=".npy to write.")
 @click.option("--raw", is_flag=True, help="Write the int8 output instead of dequantized float.")
 @calib_option
 @observer_option
@@ -226,11 +267,14 @@ def inspect(model, target, io_in_arena, memory_plot, calib, observer, mean, std)
 def simulate(model, input_path, output_path, raw, calib, observer, mean, std):
     """Run the int8 network in numpy (the golden reference the C must equal byte for byte)."""
     from .compiler import compile_graph
+    from .inputs import load_array
     from .simulate import simulate_graph
 
+    x = load_array(input_path)
+    _check_output_folder(output_path)
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, log=_log)
-    y = simulate_graph(graph, np.load(input_path, allow_pickle=False), raw=raw, what=input_path)
-    np.save(output_path, y)
+    y = simulate_graph(graph, x, raw=raw, what=input_path)
+    _save(output_path, y)
     click.echo(f"{len(y)} output(s) -> {output_path}")
 
 

@@ -13,18 +13,32 @@ from pathlib import Path
 import numpy as np
 
 from .errors import McuCompileError
-from .quant.calibration import model_layout_to_nhwc
+from .inputs import model_layout_to_nhwc
+from .project.manifest import check_intact
 from .targets import get_board
 from .toolchain import ARM_GCC, make, memory_use, require
 
 __all__ = ["build_firmware", "make", "read_report", "run_project"]
 
 
+# What every reader of report.json takes from it.
+REPORT_KEYS = ("model", "target", "macs", "input", "output", "layers")
+
+
 def read_report(project: Path) -> dict:
     path = Path(project) / "report.json"
     if not path.is_file():
         raise McuCompileError(f"{project}: not a project written by `mcucompile build` (no report.json)")
-    return json.loads(path.read_text())
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise McuCompileError(f"{path}: cannot be read ({exc}); rebuild the project") from None
+    if not isinstance(report, dict):
+        raise McuCompileError(f"{path}: damaged (not a JSON object); rebuild the project")
+    missing = [key for key in REPORT_KEYS if key not in report]
+    if missing:
+        raise McuCompileError(f"{path}: damaged (no {missing[0]!r}); rebuild the project")
+    return report
 
 
 def is_firmware(report: dict) -> bool:
@@ -36,18 +50,15 @@ def elf_path(project: Path, report: dict) -> Path:
 
 
 def build_firmware(project: Path) -> dict:
-    """make the firmware, then record the linked ELF's bytes per region in report.json; return the report."""
+    """make the firmware; return the report with the linked ELF's bytes per region (`memory`,
+    `flash_bytes`, `ram_bytes`). report.json is left alone: the manifest lists it, and `build`,
+    which compiles before it writes the manifest, records these figures there itself."""
     project = Path(project)
     report = read_report(project)
     require(ARM_GCC, f"to build the firmware in {project}")
     make(project)
     memory = memory_use(elf_path(project, report), get_board(report["board"]))
-    if report.get("memory") != memory:
-        report["memory"] = memory
-        report["flash_bytes"] = memory["flash_bytes"]
-        report["ram_bytes"] = memory["ram_bytes"]
-        (project / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    return dict(report, memory=memory, flash_bytes=memory["flash_bytes"], ram_bytes=memory["ram_bytes"])
 
 
 def _run_host(project: Path, report: dict, x: np.ndarray) -> np.ndarray:
@@ -67,8 +78,9 @@ def _run_host(project: Path, report: dict, x: np.ndarray) -> np.ndarray:
 def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input",
                 profile: bool = False) -> np.ndarray | tuple[np.ndarray, dict]:
     """Outputs in the model's layout (int8 if raw, else dequantized float); with profile=True
-    (firmware only) also the per-layer profile."""
+    (firmware only) also the per-layer profile. Only an intact project runs (manifest.check_intact)."""
     project = Path(project)
+    check_intact(project)
     report = read_report(project)
     inp, out = report["input"], report["output"]
     x = model_layout_to_nhwc(x, inp["model_shape"], inp["model_layout"], what, inp.get("dtype", "float32"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .compiler import dequantize_output, output_to_model_layout, quantize_input
+from .inputs import model_layout_to_nhwc
 from .ir import Graph
-from .quant.calibration import model_layout_to_nhwc
 from .reference import run_int8
 
 

@@ -21,8 +21,8 @@ import numpy as np
 from .build import build_from_graph
 from .compiler import compile_graph
 from .errors import McuCompileError
+from .inputs import REAL_DTYPES, check_array, load_array
 from .project.fit import DEFAULT_STACK_BYTES, place
-from .quant.calibration import load_array
 from .runner import run_project
 from .simulate import simulate_graph
 from .targets import resolve
@@ -87,10 +87,13 @@ def make_inputs(spec, input_shape: list[int], seed: int = 0, input_dtype: str = 
             return rng.integers(info.min, info.max + 1, size=shape).astype(input_dtype)
         return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
     path = Path(text)
-    if not path.is_file():
+    if not path.exists():
         raise McuCompileError(f"--inputs {text}: neither a count nor an existing .npy/.npz file")
-    x = np.asarray(load_array(path))
-    return x[None] if x.shape == tuple(input_shape[1:]) else x
+    # onnxruntime runs the float model on them too, so they are what that model takes: real values
+    # for a float input, the model's own integer type for a quantized one.
+    dtypes = REAL_DTYPES if input_dtype == "float32" else (input_dtype,)
+    return check_array(load_array(path), input_shape, f"--inputs {text}", dtypes,
+                       taker="verify (onnxruntime runs the ONNX model on them too)")
 
 
 def float_reference(model, x: np.ndarray, output_q=None) -> np.ndarray:

@@ -12,8 +12,8 @@ from ..errors import QuantError
 from ..ir import Graph, QParams
 from ..ops import softmax
 from ..quant.observers import make_observer
-from ..quant.params import (activation_clamp, activation_qparams, channel_multipliers, quantize_bias,
-                            quantize_weights)
+from ..quant.params import (activation_clamp, activation_qparams, channel_multipliers, check_accumulator,
+                            check_no_flush, quantize_bias, quantize_weights)
 from ..reference import run_float
 
 WEIGHT_CHANNEL_AXIS = {"conv2d": 0, "depthwise_conv2d": -1, "fully_connected": 0}
@@ -26,9 +26,12 @@ def calibrate(graph: Graph, samples: np.ndarray, observer: str = "minmax") -> di
     for x in samples:
         run_float(graph, x[None], observe=lambda name, v: observers[name].update(v))
     ranges = {name: obs.range() for name, obs in observers.items()}
+    producers = {out: node.name for node in graph.nodes for out in node.outputs}
     for name, (lo, hi) in ranges.items():
         if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise QuantError(f"tensor '{name}': calibration produced a non-finite range [{lo}, {hi}]")
+            where = f"node '{producers[name]}', output '{name}'" if name in producers else f"input '{name}'"
+            raise QuantError(f"{where}: calibration gives the non-finite range [{lo}, {hi}] (the float model "
+                             "overflows float32 on the calibration data)")
     return ranges
 
 
@@ -65,13 +68,18 @@ def run(graph: Graph, ctx) -> Graph:
 
 def _quantize_layer(graph: Graph, node, in_q: QParams, out_q: QParams) -> None:
     w = graph.tensor(node.inputs[1])
-    w.data, w.qparams = quantize_weights(w.data, WEIGHT_CHANNEL_AXIS[node.op])
+    axis = WEIGHT_CHANNEL_AXIS[node.op]
+    w.data, w.qparams = quantize_weights(w.data, axis, node.name)
     w.dtype = "int8"
     w_scale = w.qparams.scale
+    bias = None
     if len(node.inputs) > 2:
         b = graph.tensor(node.inputs[2])
-        b.data = quantize_bias(b.data, in_q.scalar_scale, w_scale)
+        b.data = bias = quantize_bias(b.data, in_q.scalar_scale, w_scale, node.name)
         b.dtype = "int32"
         b.qparams = QParams(np.float32(in_q.scalar_scale) * w_scale, np.zeros_like(w_scale, dtype=np.int32), axis=0)
-    node.attrs["multiplier"], node.attrs["shift"] = channel_multipliers(in_q.scalar_scale, w_scale, out_q.scalar_scale, node.name)
+    check_accumulator(node.name, bias, w.data, axis, in_q.scalar_zero_point)
+    multiplier, shift = channel_multipliers(in_q.scalar_scale, w_scale, out_q.scalar_scale, node.name)
+    check_no_flush(node.name, in_q.scalar_scale, w_scale, out_q.scalar_scale, multiplier)
+    node.attrs["multiplier"], node.attrs["shift"] = multiplier, shift
     node.attrs["act_min"], node.attrs["act_max"] = activation_clamp(node.attrs.get("activation"), out_q)
