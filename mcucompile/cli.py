@@ -202,6 +202,9 @@ def run(project, input_path, output_path, raw, profile):
 @click.option("--inputs", "inputs", default="10", show_default=True, metavar="N|PATH",
               help="N seeded random inputs (uniform in [-1, 1]), or a .npy of inputs in the model's layout.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
+@click.option("--tflm", default=None, is_flag=False, flag_value="", metavar="[FILE.tflite]",
+              help="Also run TensorFlow Lite Micro's interpreter on FILE (default: MODEL, if it is a .tflite) and the "
+                   "host C, and require every pair of runs to agree byte for byte (needs pip install tflite-micro).")
 @click.option("--min-cosine", default=0.99, show_default=True, type=float,
               help="Least mean cosine similarity to the float model that passes (untrained models need less).")
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
@@ -211,15 +214,15 @@ def run(project, input_path, output_path, raw, profile):
 @mean_option
 @std_option
 @_clean_errors
-def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, inputs, seed, min_cosine,
-           out_dir, calib, observer, mean, std):
+def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, inputs, seed, tflm,
+           min_cosine, out_dir, calib, observer, mean, std):
     """Build MODEL, run it (in QEMU for a Cortex-M target) and compare: byte for byte with the
     numpy int8 reference, and with the float model in onnxruntime. Exit 0 on PASS, 1 on FAIL."""
     from .verify import verify_model
 
     result = verify_model(model, target, board=board, weights_in=weights_in, arena_in=arena_in,
                           stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, inputs=inputs, seed=seed,
-                          min_cosine=min_cosine,
+                          tflm=tflm, min_cosine=min_cosine,
                           out_dir=Path(out_dir) if out_dir else None, calib=calib, observer=observer, mean=mean,
                           std=std, log=_log)
     click.echo(result.summary())

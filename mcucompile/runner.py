@@ -61,18 +61,18 @@ def build_firmware(project: Path) -> dict:
     return dict(report, memory=memory, flash_bytes=memory["flash_bytes"], ram_bytes=memory["ram_bytes"])
 
 
-def _run_host(project: Path, report: dict, x: np.ndarray) -> np.ndarray:
+def _run_host(project: Path, report: dict, x: np.ndarray, flag: str | None, out_dtype, out_shape) -> np.ndarray:
+    """The host runner on x; flag "-f" (float NHWC in, quantized by the generated helper), "-m" (the
+    model's own interface, <name>_run) or None (int8 NHWC)."""
     make(project)
     with tempfile.TemporaryDirectory() as tmp:
         in_file, out_file = Path(tmp) / "input.bin", Path(tmp) / "output.bin"
-        # Float inputs are quantized by the generated C helper, so that path is exercised too.
-        is_float = x.dtype != np.int8
-        in_file.write_bytes(np.ascontiguousarray(x.astype(np.float32) if is_float else x).tobytes())
-        command = [str(project.resolve() / f"{report['model']}_run")] + (["-f"] if is_float else []) + [str(in_file), str(out_file)]
+        in_file.write_bytes(np.ascontiguousarray(x).tobytes())
+        command = [str(project.resolve() / f"{report['model']}_run")] + ([flag] if flag else []) + [str(in_file), str(out_file)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise McuCompileError(f"{project}: the model run failed (exit {result.returncode}): {result.stderr.strip()[:200]}")
-        return np.frombuffer(out_file.read_bytes(), dtype=np.int8).reshape([len(x)] + report["output"]["shape"][1:])
+        return np.frombuffer(out_file.read_bytes(), dtype=out_dtype).reshape([len(x)] + list(out_shape[1:]))
 
 
 def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input",
@@ -85,6 +85,14 @@ def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "in
     inp, out = report["input"], report["output"]
     x = model_layout_to_nhwc(x, inp["model_shape"], inp["model_layout"], what, inp.get("dtype", "float32"))
     prof = None
+    if not is_firmware(report) and not raw and x.dtype == np.float32 and out.get("dtype") == "float32" \
+            and inp.get("dtype") == "float32":
+        # A float model's float interface: the generated <name>_run converts both ways, in the
+        # model's own layouts, so that path of the C API is what runs.
+        if profile:
+            raise McuCompileError(f"{project}: --profile needs a firmware project (build with --target cortex-m...)")
+        model_x = x.transpose(0, 3, 1, 2) if inp["model_layout"] == "NCHW" else x
+        return _run_host(project, report, model_x, "-m", np.float32, out["model_shape"])
     if is_firmware(report):
         from .qemu import execute
 
@@ -93,7 +101,8 @@ def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "in
     else:
         if profile:
             raise McuCompileError(f"{project}: --profile needs a firmware project (build with --target cortex-m...)")
-        y = _run_host(project, report, x)
+        y = _run_host(project, report, x.astype(np.float32) if x.dtype != np.int8 else x,
+                      "-f" if x.dtype != np.int8 else None, np.int8, out["shape"])
     if not raw:
         y = (np.float32(out["scale"]) * (y.astype(np.float32) - np.float32(out["zero_point"]))).astype(np.float32)
     y = y.transpose(0, 3, 1, 2) if out["model_layout"] == "NCHW" else y

@@ -260,3 +260,55 @@ def test_zero_point_of_another_type_than_its_tensor_is_refused(expected, tmp_pat
     dq.input[2] = name
     with pytest.raises(McuCompileError, match="zero point of type uint8 for a int8 tensor"):
         compile_graph(_save(model, tmp_path, "zp_type"))
+
+
+# -- ReduceMean between Q/DQ pairs is TFLite's MEAN (it requantizes to its own output scale) --------
+
+def _qdq_reduce_mean(path, in_scale, in_zp, out_scale, out_zp, keepdims):
+    from onnx import TensorProto
+
+    def qparams(name, scale, zp):
+        return [numpy_helper.from_array(np.float32(scale), f"{name}_s"), numpy_helper.from_array(np.int8(zp), f"{name}_z")]
+
+    inits = qparams("in", in_scale, in_zp) + qparams("out", out_scale, out_zp)
+    nodes = [helper.make_node("Transpose", ["x"], ["nchw"], perm=[0, 3, 1, 2]),
+             helper.make_node("DequantizeLinear", ["nchw", "in_s", "in_z"], ["xf"]),
+             helper.make_node("ReduceMean", ["xf"], ["m"], axes=[2, 3], keepdims=keepdims),
+             helper.make_node("QuantizeLinear", ["m", "out_s", "out_z"], ["y"])]
+    out_shape = [1, 8, 1, 1] if keepdims else [1, 8]
+    graph = helper.make_graph(nodes, "qdq_mean", [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 5, 4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT8, out_shape)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _tflite_mean(path, in_scale, in_zp, out_scale, out_zp, keepdims):
+    from .tflite_builder import TfliteBuilder
+
+    b = TfliteBuilder()
+    x = b.tensor([1, 5, 4, 8], "INT8", scale=in_scale, zero_point=in_zp, name="x")
+    axes = b.tensor([2], "INT32", data=np.array([1, 2], np.int32))
+    y = b.tensor([1, 1, 1, 8] if keepdims else [1, 8], "INT8", scale=out_scale, zero_point=out_zp, name="y")
+    b.op("MEAN", [x, axes], [y], "ReducerOptions", KeepDims=bool(keepdims))
+    path.write_bytes(b.build(inputs=[x], outputs=[y]))
+    return path
+
+
+@pytest.mark.parametrize("params", [(0.05, -3, 0.02, 5, 0), (0.1, 127, 0.1, 127, 1), (0.02, -128, 0.5, -128, 0)],
+                         ids=str)
+def test_qdq_reduce_mean_is_tflite_micro_mean(params, tmp_path):
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
+                                  reason="the tflite-micro package (pip install tflite-micro) is not installed")
+    onnx_path = _qdq_reduce_mean(tmp_path / "mean.onnx", *params)
+    graph = compile_graph(onnx_path)
+    assert [n.op for n in graph.nodes] == ["mean"]
+    interpreter = runtime.Interpreter.from_file(str(_tflite_mean(tmp_path / "mean.tflite", *params)))
+    x = np.random.default_rng(11).integers(-128, 128, (12, 5, 4, 8), dtype=np.int8)
+    x[0], x[1] = -128, 127
+    expected = []
+    for sample in x:
+        interpreter.set_input(sample[None], 0)
+        interpreter.invoke()
+        expected.append(interpreter.get_output(0)[0].reshape(-1).copy())
+    y = simulate_graph(graph, x, raw=True).reshape(len(x), -1)
+    np.testing.assert_array_equal(y, np.stack(expected))

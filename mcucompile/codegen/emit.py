@@ -6,10 +6,32 @@ from .env import make_env
 from .lower import Program
 
 
+C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t"}
+
+
+def model_interface(program: Program) -> dict:
+    """The model file's own interface, which <name>_run takes and gives: types, layouts and shapes."""
+    meta, out = program.graph.meta, program.output_tensor
+    _, h, w, c = program.input_tensor.shape
+    out_layout = meta.get("output_layout", "flat")
+    return dict(
+        input_dtype=meta.get("input_dtype", "float32"), input_ctype=C_TYPES[meta.get("input_dtype", "float32")],
+        input_nchw=meta.get("input_layout") == "NCHW", input_shape=list(meta["input_shape"]), in_hwc=(h, w, c),
+        output_dtype=meta.get("output_dtype", "float32"), output_ctype=C_TYPES[meta.get("output_dtype", "float32")],
+        output_nchw=out_layout == "NCHW", output_shape=_model_output_shape(out.shape, out_layout),
+        out_hwc=tuple(out.shape[1:4]) if len(out.shape) == 4 else (1, 1, out.shape[-1]),
+    )
+
+
+def _model_output_shape(nhwc, layout: str) -> list[int]:
+    return [nhwc[0], nhwc[3], nhwc[1], nhwc[2]] if layout == "NCHW" else list(nhwc)
+
+
 def model_context(program: Program, alignment: int = 16) -> dict:
     inp, out = program.input_tensor, program.output_tensor
     _, h, w, c = inp.shape
     return dict(
+        io=model_interface(program),
         name=program.name,
         NAME=program.name.upper(),
         version=__version__,

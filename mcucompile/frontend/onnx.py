@@ -39,6 +39,7 @@ class _Value:
 class _Importer:
     graph: Graph
     quantized: set[str] = field(default_factory=set)  # ONNX constants that hold a QDQ model's integers
+    quantized_model: bool = False  # a QDQ model: its ops take the parameters the model states
     values: dict[str, _Value] = field(default_factory=dict)
     # IR constant -> (the ONNX value it was made from, the axis of that value that became the layer's
     # output channel, or None): how qdq.attach finds a layer's quantization parameters.
@@ -313,13 +314,19 @@ def import_squeeze(imp: _Importer, n, *, axes=None):
 
 
 def import_reduce_mean(imp: _Importer, n, *, axes=None, keepdims=1, noop_with_empty_axes=0):
-    """A mean over H and W is a global average pool (then a flatten when keepdims=0)."""
+    """A mean over H and W: in a float model a global average pool (then a flatten when keepdims=0);
+    in a QDQ model, whose output states its own scale, TFLite's MEAN (ops/mean.py), which requantizes."""
     x = imp.activation(n)
     _require_4d(n, x)
     axes = _axes(imp, n, axes, 4)
     if axes != [2, 3]:
         raise UnsupportedOp(f"node '{n.name}' (ReduceMean): axes {axes} are not supported (only [2, 3], H and W)")
     _, h, w, c = x.shape
+    if imp.quantized_model:
+        out = imp.emit(n, "mean", [x.name], {"keep_dims": bool(keepdims)})
+        if not keepdims:
+            imp.values[out.name].flat_from_chw = (c, 1, 1)
+        return
     pool_attrs = {"kernel": (h, w), "strides": (1, 1), "pads": (0, 0, 0, 0)}
     if keepdims:
         imp.emit(n, "avg_pool", [x.name], pool_attrs)
@@ -578,7 +585,7 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     graph.meta = {"input_layout": layout, "input_shape": [1, c, h, w] if layout == "NCHW" else [1, h, w, c],
                   "source_name": Path(path).name, "input_dtype": input_dtype, "output_dtype": output_dtype,
                   "output_name": output_name}
-    imp = _Importer(graph, quantized=set(facts.constants))
+    imp = _Importer(graph, quantized=set(facts.constants), quantized_model=facts.quantized)
     imp.values[inp.name] = _Value(tensor=inp.name)
     for t in g.initializer:
         imp.values[t.name] = _Value(const=_initializer_array(t))

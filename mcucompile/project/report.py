@@ -1,6 +1,7 @@
 """report.json: what was built, with the figures a user checks first."""
 from __future__ import annotations
 
+from ..codegen.emit import model_interface
 from ..codegen.program import Program
 
 
@@ -30,6 +31,8 @@ def build_report(program: Program, target) -> dict:
                   "scale": inp.qparams.scalar_scale,
                   "zero_point": inp.qparams.scalar_zero_point},
         "output": {"name": graph.outputs[0], "shape": list(out.shape), "model_layout": graph.meta["output_layout"],
+                   "model_shape": model_interface(program)["output_shape"],
+                   "dtype": graph.meta.get("output_dtype", "float32"),
                    "scale": out.qparams.scalar_scale, "zero_point": out.qparams.scalar_zero_point},
         "kernels": program.kernels,
         "layers": [

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import __version__
-from ..codegen.emit import render_model
+from ..codegen.emit import model_interface, render_model
 from ..codegen.env import make_env
 from ..codegen.program import Program
 from ..errors import McuCompileError
@@ -74,7 +74,8 @@ def write_files(program: Program, out_dir: Path, target, board=None, placement: 
     for path in program.runtime_sources:
         _write(out_dir / "runtime" / "src" / Path(path).name, (runtime / path).read_text())
     env = make_env()
-    ctx = dict(name=program.name, NAME=program.name.upper(), version=__version__, runtime_sources=sources)
+    ctx = dict(name=program.name, NAME=program.name.upper(), version=__version__, runtime_sources=sources,
+               io=model_interface(program))
     if target.kind == "host":
         _write(out_dir / "main.c", env.get_template("host/main.c.j2").render(ctx))
         _write(out_dir / "Makefile", env.get_template("host/Makefile.j2").render(ctx))
