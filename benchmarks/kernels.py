@@ -1,6 +1,6 @@
 """Kernel benchmark: executed instructions per layer, per kernel set and Cortex-M target, in QEMU.
 
-    python benchmarks/kernels.py [--out benchmarks/RESULTS.md] [--models vww,mbv1-0.5-128]
+    python benchmarks/kernels.py [--out benchmarks/RESULTS.md] [--models vww,mbv1-0.5-128,uint8-mbv1-0.25-128]
 
 Builds each model for every configuration below, runs one seeded input in QEMU under -icount
 (mcucompile.qemu.profile: executed instructions per layer, not cycles), checks the outputs are the
@@ -10,6 +10,10 @@ the same file: nothing in it depends on the time or the machine's load.
 Configurations: `--kernels ref` (the portable C reference) and `--kernels auto` (the fastest variant
 each layer's shape allows on that ISA) on Cortex-M4 and Cortex-M7 (DSP extension) and Cortex-M55
 (Helium); with CMSIS_NN_PATH set, also `--kernels cmsis-nn` on Cortex-M7 and Cortex-M55.
+
+uint8-mbv1-0.25-128: Google's uint8 MobileNetV1 0.25/128 (../shared/models, weights with zero
+points) against an int8 model of the same shape, on Cortex-M7 and Cortex-M55: the instructions of
+each and their ratio (skipped, saying so, where the shared models folder is absent).
 """
 from __future__ import annotations
 
@@ -68,6 +72,17 @@ CONFIGS.append(Config("cortex-m7", "arm-dsp-int8"))
 CMSIS_NN_CONFIGS = [Config("cortex-m7", "cmsis-nn"), Config("cortex-m55", "cmsis-nn")]
 CALIBRATION_SEED, INPUT_SEED, CALIBRATION_SAMPLES = 0, 1, 16
 LAYER_TYPES = ("first conv", "depthwise", "pointwise", "pool", "fc", "softmax")
+
+# Legacy uint8 models (weights with a per-tensor zero point) against int8 ones of the same shape.
+UINT8_KEY = "uint8-mbv1-0.25-128"
+UINT8_MODEL = ROOT.parent / "shared" / "models" / "mobilenet_v1_0.25_128_quant.onnx"
+# The int8 twin: the example generator at the uint8 model's shape (its classifier a Gemm, where the
+# uint8 model has a 1x1 conv: the same MACs).
+INT8_TWIN = Model("mbv1-0.25-128-1001", "MobileNetV1 alpha 0.25, 128x128x3, 1001 classes", 0.25, 128, 1001)
+# The reference (what uint8 models ran on before the fast variants took them), the fast paths, and
+# the DSP family build.py falls back to where the int16 weights do not fit.
+UINT8_CONFIGS = [Config("cortex-m7", "ref"), Config("cortex-m7", "auto"), Config("cortex-m7", "arm-dsp-int8"),
+                 Config("cortex-m55", "auto")]
 
 
 def log(*args) -> None:
@@ -172,6 +187,80 @@ def model_section(model: Model, configs: list[Config], results: dict[Config, dic
     return out
 
 
+def comparison_type(layers: list[dict], i: int) -> str:
+    """layer_type, the classifier (the layer before the softmax) counted as "fc": a Gemm in the int8
+    model, a 1x1 conv in the uint8 one."""
+    return "fc" if i == len(layers) - 2 else layer_type(layers[i])
+
+
+def uint8_section(u8: dict[Config, dict], i8: dict[Config, dict]) -> list[str]:
+    """The uint8 model against its int8 twin: totals, their ratio, per layer type, kernels chosen."""
+    u8_layers, i8_layers = u8[UINT8_CONFIGS[0]]["report"]["layers"], i8[UINT8_CONFIGS[0]]["report"]["layers"]
+    out = ["## uint8 MobileNetV1 0.25/128 (weights with zero points) against int8 of the same shape", ""]
+    out += [f"Google's uint8 MobileNetV1 0.25/128 (`{UINT8_MODEL.name}`: per-tensor uint8 weights with zero points, "
+            f"{fmt(u8[UINT8_CONFIGS[0]]['report']['macs'])} MACs) and {INT8_TWIN.title} (int8, per-channel "
+            f"symmetric weights, {fmt(i8[UINT8_CONFIGS[0]]['report']['macs'])} MACs), one seeded input each. "
+            "Instructions per inference.", ""]
+    out += ["| configuration | int8 | uint8 | uint8 / int8 | output bytes = reference (int8, uint8) |",
+            "|---|---:|---:|---:|---|"]
+    for c in UINT8_CONFIGS:
+        a, b = i8[c]["profile"]["total_instructions"], u8[c]["profile"]["total_instructions"]
+        same = ", ".join("yes" if r["identical"] else "**NO**" for r in (i8[c], u8[c]))
+        out.append(f"| {c.label} | {fmt(a)} | {fmt(b)} | {b / a:.2f} | {same} |")
+    out.append("")
+
+    out += ["### By layer type (instructions per MAC, int8 / uint8; pool and softmax: instructions)", "",
+            "| layer type | layers | MACs | " + " | ".join(c.label for c in UINT8_CONFIGS) + " |",
+            "|---|---:|---:|" + "---:|" * len(UINT8_CONFIGS)]
+    kinds = [comparison_type(i8_layers, i) for i in range(len(i8_layers))]
+    assert kinds == [comparison_type(u8_layers, i) for i in range(len(u8_layers))], "the two models differ in shape"
+    for t in LAYER_TYPES:
+        idx = [i for i, k in enumerate(kinds) if k == t]
+        if not idx:
+            continue
+        macs = sum(i8_layers[i]["macs"] for i in idx)
+        cells = []
+        for c in UINT8_CONFIGS:
+            n8, nu = (sum(r[c]["profile"]["layers"][i]["instructions"] for i in idx) for r in (i8, u8))
+            cells.append(f"{per_mac(n8, macs)} / {per_mac(nu, macs)}" if macs else f"{fmt(n8)} / {fmt(nu)}")
+        out.append(f"| {t} | {len(idx)} | {fmt(macs)} | " + " | ".join(cells) + " |")
+    out.append("")
+
+    out += ["### Kernels chosen for the uint8 model", "", "| configuration | kernels |", "|---|---|"]
+    for c in UINT8_CONFIGS:
+        out.append(f"| {c.label} | {', '.join(sorted(u8[c]['report']['kernels']))} |")
+    out.append("")
+    return out
+
+
+def run_uint8_comparison(tmp: Path, cache: Path) -> list[str]:
+    if not UINT8_MODEL.exists():
+        log(f"{UINT8_KEY}: {UINT8_MODEL} not found, skipped")
+        return ["## uint8 MobileNetV1 0.25/128", "", f"Not measured: {UINT8_MODEL} was not found.", ""]
+    results = {}
+    for which, path in (("int8", model_file(INT8_TWIN, cache)), ("uint8", UINT8_MODEL)):
+        if which == "int8":
+            calib = tmp / "int8-twin-calib.npy"
+            rng = np.random.default_rng(CALIBRATION_SEED)
+            np.save(calib, rng.standard_normal((CALIBRATION_SAMPLES, 3, 128, 128)).astype(np.float32))
+            graph = compile_graph(path, calib=str(calib), name="model")
+            x = np.random.default_rng(INPUT_SEED).standard_normal((1, 3, 128, 128)).astype(np.float32)
+            reference, x_nhwc = simulate_graph(graph, x, raw=True), x.transpose(0, 2, 3, 1)
+        else:
+            graph = compile_graph(path, name="model")  # its own scales: no calibration
+            pixels = np.random.default_rng(INPUT_SEED).integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
+            x_nhwc = (pixels.astype(np.int16) - 128).astype(np.int8)  # the int8 the compiled model takes
+            reference = simulate_graph(graph, x_nhwc, raw=True)
+        results[which] = {}
+        for c in UINT8_CONFIGS:
+            log(f"{UINT8_KEY}: {which} {c.label}")
+            results[which][c] = run_config(graph, c, x_nhwc, reference.reshape((1,) + reference.shape[1:]),
+                                           tmp / f"{UINT8_KEY}-{which}-{c.target}-{c.kernels}")
+            log(f"  {fmt(results[which][c]['profile']['total_instructions'])} instructions, "
+                f"identical: {results[which][c]['identical']}")
+    return uint8_section(results["uint8"], results["int8"])
+
+
 def tool_versions() -> list[str]:
     lines = []
     for command in (["arm-none-eabi-gcc", "--version"], ["qemu-system-arm", "--version"]):
@@ -197,7 +286,8 @@ def cmsis_nn_version() -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of: {', '.join(MODELS)}")
+    keys = [*MODELS, UINT8_KEY]
+    parser.add_argument("--models", default=",".join(keys), help=f"comma-separated, of: {', '.join(keys)}")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mcucompile-bench-models")
     args = parser.parse_args(argv)
 
@@ -216,6 +306,9 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="mcucompile-bench-") as tmp:
         for key in args.models.split(","):
+            if key == UINT8_KEY:
+                lines += run_uint8_comparison(Path(tmp), args.cache)
+                continue
             model = MODELS[key]
             log(f"{key}: model")
             path = model_file(model, args.cache)

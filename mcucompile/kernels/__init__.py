@@ -1,10 +1,11 @@
 """Kernel variants, chosen per layer ahead of time.
 
 Shapes are static, so the compiler decides here which C function runs each layer and lays out the
-constants the way that function reads them. Every op has a list of variants, most specialised first;
-the first whose `applies` accepts the layer on this target wins, and the portable reference is last
-and accepts everything. A variant names the runtime_c files it needs (only those are copied into a
-project) and the call template that renders its C call.
+constants the way that function reads them. Every op has one table (TABLE below) of (name, variant)
+in priority order; `--kernels` allows some names (KERNEL_SETS, plus the reference ones always), and
+the first allowed variant whose `applies(ctx)` takes the layer on this target wins. The portable
+reference is last and takes everything. A variant names the runtime_c files it needs (only those
+are copied into a project) and the call template that renders its C call.
 """
 from __future__ import annotations
 
@@ -13,12 +14,24 @@ from typing import Protocol
 
 from ..errors import McuCompileError
 from ..ir import Graph, Node
-from . import ref
+from . import arm_dsp, arm_dsp_int8, arm_mve, cmsis_nn, ref, wzp
 
-# Choices for `--kernels`: "auto" takes the best variant the target's ISA allows, "ref" forces the
-# portable reference everywhere (for comparisons); a family's name ("arm-dsp", "mve", "cmsis-nn")
-# takes only that family's variants and the reference (e.g. the DSP path on a Helium core).
-KERNEL_SETS = ("auto", "ref", "arm-dsp", "mve", "cmsis-nn", "arm-dsp-int8")
+# Choices for `--kernels` -> the variant names they allow besides the reference ones (REFERENCE).
+# "auto" takes the best variant the target's ISA allows (each variant's `applies` checks the ISA);
+# "ref" forces the portable reference everywhere (for comparisons); a family's name takes only that
+# family's variants and the reference (e.g. the DSP path on a Helium core). "arm-dsp-int8" (int8
+# weights in flash) and "cmsis-nn" (a library of the user's) are never chosen by "auto"; build.py
+# falls back to "arm-dsp-int8" where the "auto" layout does not fit the board.
+KERNEL_SETS = {
+    "auto": ("mve", "arm-dsp"),
+    "ref": (),
+    "arm-dsp": ("arm-dsp",),
+    "mve": ("mve",),
+    "cmsis-nn": ("cmsis-nn",),
+    "arm-dsp-int8": ("arm-dsp-int8",),
+}
+# The portable C99 kernels: every --kernels choice may use them.
+REFERENCE = ("wzp-ref", "ref")
 
 
 @dataclass
@@ -42,38 +55,42 @@ class LayerContext:
 
 
 class Variant(Protocol):
-    name: str
-
-    def applies(self, ctx: LayerContext) -> bool: ...
+    def applies(self, ctx: LayerContext) -> bool: ...  # takes this layer on this target
 
     def build(self, ctx: LayerContext): ...  # -> codegen.lower.Layer
 
 
-# op -> variants, most specialised first. Optimised variants insert themselves ahead of ref.
-VARIANTS: dict[str, list] = {op: [variant] for op, variant in ref.VARIANTS.items()}
+# op -> (name, variant), tried in this order. Helium before the DSP extension (a Cortex-M55 has
+# both); the DSP families before CMSIS-NN; the weight-zero-point reference before the plain one,
+# which ignores a weight zero point. The fast variants take layers with a weight zero point too
+# (uint8 models) where they can compute them exactly, and refuse the rest.
+TABLE: dict[str, list[tuple[str, Variant]]] = {
+    "conv2d": [("mve", arm_mve.Conv()), ("arm-dsp", arm_dsp.Conv()), ("arm-dsp-int8", arm_dsp_int8.Conv()),
+               ("cmsis-nn", cmsis_nn.ConvLike()), ("wzp-ref", wzp.Conv()), ("ref", ref.Conv())],
+    "depthwise_conv2d": [("mve", arm_mve.Depthwise()), ("arm-dsp", arm_dsp.Depthwise()),
+                         ("arm-dsp-int8", arm_dsp.Depthwise()),  # the int16 kernel (see arm_dsp_int8.py)
+                         ("cmsis-nn", cmsis_nn.ConvLike()),
+                         ("wzp-ref", wzp.Depthwise()), ("ref", ref.Depthwise())],
+    "fully_connected": [("mve", arm_mve.FullyConnected()), ("arm-dsp", arm_dsp.FullyConnected()),
+                        ("arm-dsp-int8", arm_dsp_int8.FullyConnected()), ("cmsis-nn", cmsis_nn.FullyConnected()),
+                        ("wzp-ref", wzp.FullyConnected()), ("ref", ref.FullyConnected())],
+    "avg_pool": [("cmsis-nn", cmsis_nn.AvgPool()), ("wzp-ref", wzp.AvgPoolHalfUp()), ("ref", ref.AvgPool())],
+    "softmax": [("cmsis-nn", cmsis_nn.Softmax()), ("ref", ref.Softmax())],
+}
 
 
-def register(op: str, variant) -> None:
-    """Put `variant` ahead of the reference for `op` (later registrations go first)."""
-    VARIANTS.setdefault(op, []).insert(0, variant)
+def variants(op: str) -> list[tuple[str, Variant]]:
+    """`op`'s table; an op with only a reference kernel (in ref.VARIANTS) needs no entry in TABLE."""
+    if op in TABLE:
+        return TABLE[op]
+    return [("ref", ref.VARIANTS[op])] if op in ref.VARIANTS else []
 
 
 def select(ctx: LayerContext):
     if ctx.kernels not in KERNEL_SETS:
         raise McuCompileError(f"--kernels {ctx.kernels} is not known; choose from {', '.join(KERNEL_SETS)}")
-    for variant in VARIANTS.get(ctx.node.op, []):
-        if ctx.kernels == "ref" and variant.name != "ref":
-            continue
-        # A named library (not auto/ref) uses its own variants, and the reference for ops it lacks.
-        if ctx.kernels not in ("auto", "ref") and variant.name not in (ctx.kernels, "ref"):
-            continue
-        if variant.applies(ctx):
+    allowed = KERNEL_SETS[ctx.kernels] + REFERENCE
+    for name, variant in variants(ctx.node.op):
+        if name in allowed and variant.applies(ctx):
             return variant.build(ctx)
     raise McuCompileError(f"node '{ctx.node.name}': op {ctx.node.op} has no kernel")
-
-
-from . import cmsis_nn  # noqa: E402,F401  (registers --kernels cmsis-nn; needs CMSIS_NN_PATH)
-from . import arm_dsp  # noqa: E402,F401  (registers the Cortex-M DSP-extension variants)
-from . import arm_mve  # noqa: E402,F401  (Helium variants for cortex-m55; after arm_dsp, so they go first)
-from . import arm_dsp_int8  # noqa: E402,F401  (--kernels arm-dsp-int8: DSP kernels reading int8 weights)
-from . import wzp  # noqa: E402,F401  (uint8 models: weight zero points; last, so it is tried first)

@@ -19,6 +19,13 @@ The compiler does ahead of time what the kernels would otherwise redo on every c
   |acc| * 2^left < 2^30, right <= MAX_RIGHT, and the scaled weights fit int16. The proof is written
   out in runtime_c/include/mcu_nn_dsp.h; `requantize_dsp` is the numpy model of the sequence, compared
   with the reference over edge cases in tests/test_kernels_dsp.py.
+
+Weights with a zero point (legacy uint8 models, node.attrs["weight_zp"] = zw): the products are
+x * (w - zw), and w - zw spans [-255, 255], which int16 holds. Since this family stores its weights
+widened to int16 anyway, it stores w - zw (times 2^left) and the kernels run unchanged, at the speed
+of an int8 layer: the folded bias is bias - zp * sum(w - zw), and `channel_records` makes its whole
+proof (the bound |bias| + 128 * sum|w - zw|, the int16 check of (w - zw) * 2^left) with the values
+the kernels multiply. A layer it refuses takes the weight-zero-point reference (kernels/wzp.py).
 """
 from __future__ import annotations
 
@@ -26,8 +33,7 @@ import numpy as np
 
 from ..codegen.program import CArray, Layer
 from ..quant.fixedpoint import wrap_int32
-from . import register
-from .common import check_reduction, check_window, quant_io, shape_text
+from .common import check_reduction, check_window, quant_io, shape_text, weight_zero_point
 from .ref import base_layer, is_pointwise
 
 CALL = "calls/dsp_conv.j2"
@@ -35,10 +41,6 @@ MAX_SCRATCH = 4096  # bytes of im2col scratch the convolution variant may take
 CHANNEL_WORDS = 4
 # Largest right shift: |2x| <= 2^30 and |2^r + zp_out * 2^(r + 1)| < 2^(r + 9) keep the int32 sum exact.
 MAX_RIGHT = 20
-
-
-def _usable(ctx) -> bool:
-    return ctx.kernels in ("auto", "arm-dsp") and ctx.target.has("dsp")
 
 
 def _per_channel(value, n: int) -> np.ndarray:
@@ -120,24 +122,29 @@ CODE_BYTES = {"mcu_conv_s8_dsp": 2048, "mcu_pwconv_s8_dsp": 3072, "mcu_dwconv_s8
 
 
 def _layer(ctx, kernel: str, variant: str, summary: str, weights: np.ndarray, records: np.ndarray,
-           geometry: tuple, in_shape: tuple, out_shape: tuple, scratch: int, code_bytes: int) -> Layer:
+           geometry: tuple, in_shape: tuple, out_shape: tuple, scratch: int, code_bytes: int, **extra) -> Layer:
     """A layer calling runtime_c/arm_dsp/<kernel>.c (this family's or arm_dsp_int8's) with its
-    weights and channel records."""
+    weights and channel records; `extra`: more call parameters (a filter offset)."""
     io = quant_io(ctx)
     arrays = [CArray(f"{ctx.prefix}_weights", "int32_t", weights),
               CArray(f"{ctx.prefix}_channels", "int32_t", records.reshape(-1))]
     params = dict(geometry=geometry, input_zero_point=-io["input_offset"], act_min=io["act_min"],
                   act_max=io["act_max"], in_shape=in_shape, out_shape=out_shape,
-                  weights=arrays[0].name, channels=arrays[1].name)
+                  weights=arrays[0].name, channels=arrays[1].name, **extra)
+    zw = weight_zero_point(ctx.node)
+    if zw:
+        summary += f", weight zero point {zw}"
     return base_layer(ctx, kernel, variant, summary, CALL, [f"arm_dsp/{kernel}.c"], params=params, arrays=arrays,
                       scratch=scratch, code_bytes=code_bytes)
 
 
 def _records(ctx, w2d: np.ndarray):
-    """channel_records for this node: ([out_c, 4] records, [out_c] scale) or None."""
+    """channel_records for this node: ([out_c, 4] records, [out_c] scale) or None. The proof is made
+    with the values the products take, w - zw (w itself where the weights have no zero point)."""
     node, graph = ctx.node, ctx.graph
     bias = graph.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
-    return channel_records(w2d, bias, ctx.x.qparams.scalar_zero_point, node.attrs["multiplier"],
+    centred = np.asarray(w2d, np.int64) - weight_zero_point(node)
+    return channel_records(centred, bias, ctx.x.qparams.scalar_zero_point, node.attrs["multiplier"],
                            node.attrs["shift"], ctx.y.qparams.scalar_zero_point)
 
 
@@ -145,21 +152,24 @@ class Conv:
     """Pointwise 1x1 (pixels widened once, 2x2 SMLAD blocks) and small convolutions (im2col of two pixels).
 
     arm_dsp_int8.Conv and .FullyConnected share the plan and the layer; they override the class data
-    below and `_pack` (how the weights and records are stored for their kernels)."""
+    below, `_kernel` (which kernel a layer calls) and `_pack` (how the weights and records are stored
+    for their kernels)."""
 
-    name = "arm-dsp"
     # {layer kind: (kernel, variant text)}; kind: "pointwise", "conv" or "fc".
     KERNELS = {"pointwise": ("mcu_pwconv_s8_dsp", "Arm DSP, 2 pixels x 2 channels SMLAD"),
                "conv": ("mcu_conv_s8_dsp", "Arm DSP, im2col of 2 pixels, SMLAD"),
                "fc": ("mcu_pwconv_s8_dsp", "Arm DSP pointwise kernel on one pixel")}
     CODE_BYTES = CODE_BYTES
 
-    def usable(self, ctx) -> bool:
-        return _usable(ctx)
+    def _kernel(self, kind: str, zw: int) -> tuple[str, str, dict]:
+        """(kernel, variant text, extra call parameters): the same kernels with or without a weight
+        zero point, which the stored weights have taken in."""
+        return (*self.KERNELS[kind], {})
 
-    def _pack(self, w2d: np.ndarray, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
-        """(weights, records) as the kernels read them: weights widened and scaled by 2^left."""
-        return pack_matmul(np.asarray(w2d, np.int64) * scale[:, None], order), records
+    def _pack(self, w2d: np.ndarray, zw: int, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
+        """(weights, records) as the kernels read them: weights minus their zero point, widened and
+        scaled by 2^left."""
+        return pack_matmul((np.asarray(w2d, np.int64) - zw) * scale[:, None], order), records
 
     def _plan(self, ctx):
         w = ctx.graph.tensor(ctx.node.inputs[1]).data
@@ -175,14 +185,15 @@ class Conv:
         return w, pointwise, k, k4, plan
 
     def applies(self, ctx) -> bool:
-        return self.usable(ctx) and self._plan(ctx) is not None
+        return ctx.target.has("dsp") and self._plan(ctx) is not None
 
     def _matmul_layer(self, ctx, kind: str, summary: str, w2d, order, plan, geometry, in_shape, out_shape,
                       k4: int) -> Layer:
-        kernel, variant = self.KERNELS[kind]
-        weights, records = self._pack(w2d, order, *plan)
+        zw = weight_zero_point(ctx.node)
+        kernel, variant, extra = self._kernel(kind, zw)
+        weights, records = self._pack(w2d, zw, order, *plan)
         return _layer(ctx, kernel, variant, summary, weights, records, geometry, in_shape, out_shape, 2 * k4 * 2,
-                      self.CODE_BYTES.get(kernel, 4096))
+                      self.CODE_BYTES.get(kernel, 4096), **extra)
 
     def build(self, ctx) -> Layer:
         node = ctx.node
@@ -203,12 +214,8 @@ class Conv:
 
 class Depthwise:
     """4 channels per SXTB16 pair, weights pre-widened, 3x3 unrolled (border pixels too, their padded
-    taps reading a zero-point row in scratch); no in-place twin (yet)."""
-
-    name = "arm-dsp"
-
-    def usable(self, ctx) -> bool:
-        return _usable(ctx)
+    taps reading a zero-point row in scratch); no in-place twin (yet). Weights with a zero point are
+    stored as w - zw, for every DSP family (see the module docstring)."""
 
     def _plan(self, ctx):
         w = ctx.graph.tensor(ctx.node.inputs[1]).data
@@ -216,7 +223,7 @@ class Depthwise:
         return _records(ctx, np.asarray(w).reshape(kh * kw, c).T)
 
     def applies(self, ctx) -> bool:
-        return self.usable(ctx) and self._plan(ctx) is not None
+        return ctx.target.has("dsp") and self._plan(ctx) is not None
 
     def build(self, ctx) -> Layer:
         node = ctx.node
@@ -226,7 +233,7 @@ class Depthwise:
         check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
         (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
         records, scale = self._plan(ctx)
-        scaled = np.asarray(w, np.int64) * scale
+        scaled = (np.asarray(w, np.int64) - weight_zero_point(node)) * scale
         return _layer(ctx, "mcu_dwconv_s8_dsp", "Arm DSP, 4 channels per SXTB16 pair",
                       f"depthwise conv {kh}x{kw} stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
                       pack_depthwise(scaled), records, (kh, kw, sh, sw, pads[0], pads[1]), tuple(ctx.x.shape[1:4]),
@@ -252,7 +259,3 @@ class FullyConnected(Conv):
         return self._matmul_layer(ctx, "fc", f"fully connected {cin} -> {cout}", w, pointwise_order(cin),
                                   self._plan(ctx), (1, 1, 1, 1, 0, 0), (1, 1, cin), (1, 1, cout), k4)
 
-
-register("conv2d", Conv())
-register("depthwise_conv2d", Depthwise())
-register("fully_connected", FullyConnected())

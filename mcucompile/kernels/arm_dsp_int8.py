@@ -16,6 +16,19 @@ is the same integer) and right <= MAX_RIGHT; this family accepts exactly the lay
 Depthwise layers keep the int16 depthwise kernel: their weights are a small share of the model
 (VWW: 9 per channel against in_c per channel for the pointwise layers).
 
+Weights with a zero point (legacy uint8 models, zw = node.attrs["weight_zp"]): w - zw spans
+[-255, 255], which int8 weights cannot hold, so the weights stay as they are and the zero point is
+folded out exactly:
+    sum((x - zx) * (w - zw)) = sum(x * w) - zx * sum(w - zw) - zw * sum(x)
+over all K taps of a window, a padded tap counting as x = zx (as it does in the products, where it
+adds nothing). The zx term goes into the bias as for every layer (channel_records with w - zw, which
+also makes the whole exactness proof with the values the products take); the zw term is the kernels'
+(mcu_pwconv_s8_wzp_dsp8, mcu_conv_s8_wzp_dsp8): per pair of pixels they sum each pixel's column
+(K values, the padded taps holding zx) and start every channel's accumulator from -zw times that sum,
+one sum per pixel shared by all output channels. The depthwise kernel's int16 weights take w - zw
+directly (kernels/arm_dsp.py). The kernels without a zero point are untouched (their instruction
+counts stay; see runtime_c/include/mcu_dsp_drivers.h).
+
 The family applies only under `--kernels arm-dsp-int8` on a target with the DSP extension, so it never
 changes what `auto` picks; build.py tries it first where the "auto" layout does not fit a board.
 """
@@ -24,17 +37,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..quant.fixedpoint import wrap_int32
-from . import arm_dsp, register
+from . import arm_dsp
 
-NAME = "arm-dsp-int8"
 CHANNEL_WORDS = 5
 # Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m7 (conv 1,856,
-# pointwise 2,584 bytes) with about half again as margin.
-CODE_BYTES = {"mcu_conv_s8_dsp8": 3072, "mcu_pwconv_s8_dsp8": 4096}
-
-
-def _usable(ctx) -> bool:
-    return ctx.kernels == NAME and ctx.target.has("dsp")
+# pointwise 2,584; their weight-zero-point twins 2,060 and 3,020 bytes) with about half again as margin.
+CODE_BYTES = {"mcu_conv_s8_dsp8": 3072, "mcu_pwconv_s8_dsp8": 4096, "mcu_conv_s8_wzp_dsp8": 3072,
+              "mcu_pwconv_s8_wzp_dsp8": 4608}
 
 
 def records_int8(records: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -69,33 +78,28 @@ def pack_matmul_int8(w2d: np.ndarray, order: np.ndarray) -> np.ndarray:
 class Conv(arm_dsp.Conv):
     """Pointwise 1x1 and small convolutions, as arm_dsp.Conv, with int8 weights widened in the loop."""
 
-    name = NAME
     KERNELS = {"pointwise": ("mcu_pwconv_s8_dsp8", "Arm DSP, int8 weights, 2 pixels x 2 channels SMLAD"),
                "conv": ("mcu_conv_s8_dsp8", "Arm DSP, int8 weights, im2col of 2 pixels, SMLAD"),
                "fc": ("mcu_pwconv_s8_dsp8", "Arm DSP pointwise kernel, int8 weights, on one pixel")}
+    # The twins for weights with a zero point: they add -zw times the sum of each window's inputs.
+    WZP_KERNELS = {"pointwise": ("mcu_pwconv_s8_wzp_dsp8", "Arm DSP, int8 weights with a zero point, 2 pixels x "
+                                                           "2 channels SMLAD"),
+                   "conv": ("mcu_conv_s8_wzp_dsp8", "Arm DSP, int8 weights with a zero point, im2col of 2 pixels, "
+                                                    "SMLAD"),
+                   "fc": ("mcu_pwconv_s8_wzp_dsp8", "Arm DSP pointwise kernel, int8 weights with a zero point, "
+                                                    "on one pixel")}
     CODE_BYTES = CODE_BYTES
 
-    def usable(self, ctx) -> bool:
-        return _usable(ctx)
+    def _kernel(self, kind: str, zw: int) -> tuple[str, str, dict]:
+        if zw:
+            return (*self.WZP_KERNELS[kind], {"filter_offset": -zw})
+        return (*self.KERNELS[kind], {})
 
-    def _pack(self, w2d: np.ndarray, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
-        """int8 weights as they are, the records carrying left instead (`records_int8`)."""
+    def _pack(self, w2d: np.ndarray, zw: int, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
+        """int8 weights as they are (a zero point is the kernels' to subtract), the records carrying
+        left instead (`records_int8`)."""
         return pack_matmul_int8(w2d, order), records_int8(records, scale)
 
 
 class FullyConnected(Conv, arm_dsp.FullyConnected):
     """A fully connected layer is the int8-weight pointwise kernel on one pixel."""
-
-
-class Depthwise(arm_dsp.Depthwise):
-    """The int16-weight depthwise kernel, unchanged (see the module docstring)."""
-
-    name = NAME
-
-    def usable(self, ctx) -> bool:
-        return _usable(ctx)
-
-
-register("conv2d", Conv())
-register("depthwise_conv2d", Depthwise())
-register("fully_connected", FullyConnected())

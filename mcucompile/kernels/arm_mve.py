@@ -15,10 +15,29 @@ would do at run time or not at all:
   per eight channels for the depthwise kernel (its even and odd channels, then the bias before
   folding, which the windows reaching into the padding start from).
 
+Weights with a zero point (legacy uint8 models, zw = node.attrs["weight_zp"]; w - zw spans
+[-255, 255]), folded out exactly, one way per kernel:
+- the pointwise and first-conv kernels multiply int8 by int8 (VMLADAV.S8), so their weights stay
+  int8 and the zero point comes out of the sum: sum((x - zx) * (w - zw)) = sum(x * w)
+  - zx * sum(w - zw) - zw * sum(x) over the K taps of a window, a padded tap counting as x = zx. The
+  zx term goes into the bias as for every layer; the *_wzp_mve twins add -zw * sum(x), one sum per
+  pixel (per window for the first conv) shared by all output channels: a few instructions per pixel
+  against K * out_c MACs. Doubling the weights to int16 would halve the lanes of every VMLADAV;
+- the depthwise kernel widens its weights to int16 lanes anyway (VLDRB.S16, then VMULLB/VMULLT.S16),
+  so its twin (mcu_dwconv3x3_s8_wzp_mve) reads int16 weights w - zw with VLDRH.S16 instead: the same
+  instructions per MAC, for twice the depthwise weight bytes (9 per channel), where summing each
+  channel's taps would add an instruction to every tap's six;
+- bias - zx * sum(w - zw) is the folded bias of all three. Each twin shares its int8 kernel's loops
+  (runtime_c/include/mcu_mve_pwconv.h, mcu_mve_dwconv3x3.h, mcu_mve_conv_small.h), the zero point's
+  code removed from the int8 kernel at compile time, whose instruction counts did not rise.
+These kernels requantize exactly like the int8 ones (mcu_mve.h: the full sequence, no bound to
+prove), and their int32 sums wrap as the reference's, so every layer with a weight zero point that
+fits the shapes below takes them.
+
 The pack_* functions are plain numpy so the tests pack their cases with exactly the compiler's code.
-Variants apply on a target with MVE when `--kernels auto`; any layer they do not take (a conv with
-a larger window, a depthwise other than 3x3) falls through to the next variant. A fully connected
-layer runs as a pointwise convolution of one pixel.
+Variants apply on a target with MVE (`--kernels auto` or `mve`); any layer they do not take (a conv
+with a larger window, a depthwise other than 3x3) falls through to the next variant. A fully
+connected layer runs as a pointwise convolution of one pixel.
 """
 from __future__ import annotations
 
@@ -26,11 +45,9 @@ import numpy as np
 
 from ..codegen.program import CArray, Layer
 from ..quant.fixedpoint import wrap_int32
-from . import register
-from .common import check_reduction, check_window, quant_io, shape_text, window
+from .common import check_reduction, check_window, quant_io, shape_text, weight_zero_point, window
 from .ref import base_layer, is_pointwise
 
-NAME = "mve"
 HEADER = "mcu_nn_mve.h"
 SMALL_CONV_TAPS = 32  # mcu_conv_small_s8_mve holds a whole window in two 16-byte vectors
 SMALL_CONV_SPAN = 16  # ... and copies each window row (kernel_w * in_c bytes) as one vector
@@ -74,11 +91,12 @@ def pack_pointwise(w: np.ndarray) -> np.ndarray:
     return out
 
 
-def pack_depthwise3x3(w: np.ndarray) -> np.ndarray:
-    """[3, 3, C] -> [ceil(C / 8), 9, 8]: per block of eight channels its nine taps, zero-padded."""
-    w = np.asarray(w, np.int8)
+def pack_depthwise3x3(w: np.ndarray, dtype=np.int8) -> np.ndarray:
+    """[3, 3, C] -> [ceil(C / 8), 9, 8]: per block of eight channels its nine taps, zero-padded.
+    dtype: int8, or int16 for weights minus their zero point (mcu_dwconv3x3_s8_wzp_mve)."""
+    w = np.asarray(w, dtype)
     c = w.shape[2]
-    padded = np.zeros((9, _round_up(c, 8)), np.int8)
+    padded = np.zeros((9, _round_up(c, 8)), dtype)
     padded[:, :c] = w.reshape(9, c)
     return padded.reshape(9, -1, 8).transpose(1, 0, 2).copy()
 
@@ -114,37 +132,50 @@ def pack_small_conv(w: np.ndarray) -> np.ndarray:
 
 
 def _active(ctx) -> bool:
-    # Weights with a zero point (uint8 models) have kernels of their own (kernels/wzp.py).
-    return ctx.kernels in ("auto", NAME) and ctx.target.has("mve") and not int(ctx.node.attrs.get("weight_zp", 0))
+    return ctx.target.has("mve")
 
 
 # Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m55 (first conv 728,
-# pointwise 1,184, depthwise 2,006 bytes) with half again as margin.
-CODE_BYTES = {"mcu_conv_small_s8_mve": 1536, "mcu_pwconv_s8_mve": 2048, "mcu_dwconv3x3_s8_mve": 3072}
+# pointwise 1,184, depthwise 2,006 bytes; their weight-zero-point twins 1,116, 1,584 and 2,004 bytes
+# with their helpers) with about half again as margin.
+CODE_BYTES = {"mcu_conv_small_s8_mve": 1536, "mcu_pwconv_s8_mve": 2048, "mcu_dwconv3x3_s8_mve": 3072,
+              "mcu_conv_small_s8_wzp_mve": 2048, "mcu_pwconv_s8_wzp_mve": 2560, "mcu_dwconv3x3_s8_wzp_mve": 3072}
+CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t"}
 
 
-def _layer(ctx, kernel: str, what: str, call: str, source: str, weights: np.ndarray, requant: np.ndarray,
-           **params) -> Layer:
-    arrays = [CArray(f"{ctx.prefix}_weights", "int8_t", weights), CArray(f"{ctx.prefix}_requant", "int32_t", requant)]
+def _layer(ctx, kernel: str, what: str, call: str, weights: np.ndarray, requant: np.ndarray, **params) -> Layer:
+    """A layer calling runtime_c/arm_mve/<kernel>.c; `params`: what its call template reads besides
+    the quantization, weights and requant (a weight zero point's filter_offset among them)."""
+    arrays = [CArray(f"{ctx.prefix}_weights", CTYPES[weights.dtype], weights),
+              CArray(f"{ctx.prefix}_requant", "int32_t", requant)]
+    zw = weight_zero_point(ctx.node)
+    if zw:
+        what += f", weight zero point {zw}"
     layer = base_layer(ctx, kernel, "Helium (MVE), constants packed at build time", what, call,
-                       [f"arm_mve/{source}"], arrays=arrays, code_bytes=CODE_BYTES.get(kernel, 4096),
+                       [f"arm_mve/{kernel}.c"], arrays=arrays, code_bytes=CODE_BYTES.get(kernel, 4096),
                        params=dict(io=quant_io(ctx), weights=f"{ctx.prefix}_weights",
                                    requant=f"{ctx.prefix}_requant", c_include=HEADER, **params))
     return layer
 
 
+def _zero_point(ctx) -> tuple[str, dict]:
+    """(kernel name suffix, call parameters) of the kernels that subtract the weight zero point."""
+    zw = weight_zero_point(ctx.node)
+    return ("_wzp", {"filter_offset": -zw}) if zw else ("", {})
+
+
 def _packed_requant(ctx, w: np.ndarray, pack) -> np.ndarray:
+    """The folded bias (with the products' w - zw) and the requantization, packed by `pack`."""
     node, graph = ctx.node, ctx.graph
     bias = graph.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
-    folded = fold_bias(w, bias, ctx.x.qparams.scalar_zero_point)
+    centred = np.asarray(w, np.int64) - weight_zero_point(node)
+    folded = fold_bias(centred, bias, ctx.x.qparams.scalar_zero_point)
     return pack(folded, node.attrs["multiplier"], node.attrs["shift"])
 
 
 class Conv:
     """Pointwise convolutions, and convolutions whose window holds at most 32 taps in rows of at most
     16 (the first layer: 3x3 over 1 or 3 channels)."""
-
-    name = NAME
 
     def applies(self, ctx) -> bool:
         if not _active(ctx):
@@ -158,22 +189,20 @@ class Conv:
         cout, kh, kw, cin = w.shape
         check_reduction(node, kh * kw * cin)
         size = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
+        wzp, extra = _zero_point(ctx)
         if is_pointwise(ctx):
             _, h, wd, _ = ctx.x.shape
-            return _layer(ctx, "mcu_pwconv_s8_mve", f"pointwise conv, {size}", "calls/pwconv_mve.j2",
-                          "mcu_pwconv_s8_mve.c", pack_pointwise(w), _packed_requant(ctx, w, pack_requant_rows),
-                          pixels=h * wd, in_c=cin, out_c=cout)
+            return _layer(ctx, f"mcu_pwconv_s8{wzp}_mve", f"pointwise conv, {size}", "calls/pwconv_mve.j2",
+                          pack_pointwise(w), _packed_requant(ctx, w, pack_requant_rows),
+                          pixels=h * wd, in_c=cin, out_c=cout, **extra)
         check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
-        return _layer(ctx, "mcu_conv_small_s8_mve", f"conv {kh}x{kw} stride {node.attrs['strides'][0]}, {size}",
-                      "calls/conv_mve.j2", "mcu_conv_small_s8_mve.c", pack_small_conv(w),
-                      _packed_requant(ctx, w, pack_requant),
-                      geometry=window((kh, kw), node.attrs["strides"], node.attrs["pads"]))
+        return _layer(ctx, f"mcu_conv_small_s8{wzp}_mve", f"conv {kh}x{kw} stride {node.attrs['strides'][0]}, {size}",
+                      "calls/conv_mve.j2", pack_small_conv(w), _packed_requant(ctx, w, pack_requant),
+                      geometry=window((kh, kw), node.attrs["strides"], node.attrs["pads"]), **extra)
 
 
 class Depthwise:
-    """Depthwise 3x3, any stride and padding."""
-
-    name = NAME
+    """Depthwise 3x3, any stride and padding; weights with a zero point stored as int16 w - zw."""
 
     def applies(self, ctx) -> bool:
         if not _active(ctx):
@@ -186,19 +215,20 @@ class Depthwise:
         w = ctx.graph.tensor(node.inputs[1]).data  # [3, 3, C]
         check_window(node, (3, 3), node.attrs["strides"], node.attrs["pads"])
         bias = ctx.graph.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
-        folded = fold_bias(w.reshape(9, -1).T, bias, ctx.x.qparams.scalar_zero_point)
+        zw = weight_zero_point(node)
+        centred = np.asarray(w, np.int64) - zw
+        folded = fold_bias(centred.reshape(9, -1).T, bias, ctx.x.qparams.scalar_zero_point)
         requant = pack_requant_depthwise(folded, bias, node.attrs["multiplier"], node.attrs["shift"])
         what = (f"depthwise conv 3x3 stride {node.attrs['strides'][0]}, "
                 f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
-        return _layer(ctx, "mcu_dwconv3x3_s8_mve", what, "calls/conv_mve.j2", "mcu_dwconv3x3_s8_mve.c",
-                      pack_depthwise3x3(w), requant,
+        kernel, weights = ("mcu_dwconv3x3_s8_wzp_mve", pack_depthwise3x3(centred, np.int16)) if zw else \
+            ("mcu_dwconv3x3_s8_mve", pack_depthwise3x3(w))
+        return _layer(ctx, kernel, what, "calls/conv_mve.j2", weights, requant,
                       geometry=window((3, 3), node.attrs["strides"], node.attrs["pads"]))
 
 
 class FullyConnected:
     """A fully connected layer is a pointwise convolution of one pixel."""
-
-    name = NAME
 
     def applies(self, ctx) -> bool:
         return _active(ctx)
@@ -207,11 +237,7 @@ class FullyConnected:
         w = ctx.graph.tensor(ctx.node.inputs[1]).data  # [out, in]
         cout, cin = w.shape
         check_reduction(ctx.node, cin)
-        return _layer(ctx, "mcu_pwconv_s8_mve", f"fully connected {cin} -> {cout}", "calls/pwconv_mve.j2",
-                      "mcu_pwconv_s8_mve.c", pack_pointwise(w), _packed_requant(ctx, w, pack_requant_rows),
-                      pixels=1, in_c=cin, out_c=cout)
-
-
-register("conv2d", Conv())
-register("depthwise_conv2d", Depthwise())
-register("fully_connected", FullyConnected())
+        wzp, extra = _zero_point(ctx)
+        return _layer(ctx, f"mcu_pwconv_s8{wzp}_mve", f"fully connected {cin} -> {cout}", "calls/pwconv_mve.j2",
+                      pack_pointwise(w), _packed_requant(ctx, w, pack_requant_rows), pixels=1, in_c=cin, out_c=cout,
+                      **extra)

@@ -25,9 +25,8 @@ import numpy as np
 
 from ..codegen.program import Layer
 from ..errors import McuCompileError
-from . import register
 from .cmsis_nn_library import ENV, HEADER, buffer_size, cmsis_nn_root, needed_sources
-from .common import check_reduction, check_window, quant_io, shape_text, standard_arrays, window
+from .common import check_reduction, check_window, quant_io, shape_text, standard_arrays, weight_zero_point, window
 from .ref import base_layer, is_pointwise
 
 NAME = "cmsis-nn"
@@ -43,10 +42,9 @@ def _check(ctx) -> None:
 
 
 class _Variant:
-    name = NAME
-
     def applies(self, ctx) -> bool:
-        return ctx.kernels == NAME
+        # CMSIS-NN's int8 kernels take symmetric weights only (no filter offset).
+        return not weight_zero_point(ctx.node)
 
 
 def _layer(ctx, kernel: str, summary: str, call: str, functions: list[str], **fields) -> Layer:
@@ -109,6 +107,9 @@ class FullyConnected(_Variant):
 
 
 class AvgPool(_Variant):
+    def applies(self, ctx) -> bool:
+        return ctx.node.attrs.get("rounding") != "half_up"  # arm_avgpool_s8 rounds ties away from zero
+
     def build(self, ctx) -> Layer:
         _check(ctx)
         root = cmsis_nn_root()
@@ -148,9 +149,5 @@ def project_sources(program) -> dict | None:
     root = cmsis_nn_root()
     return {"path": root.as_posix(), "sources": needed_sources(root, functions)}
 
-
-for _op, _variant in (("conv2d", ConvLike()), ("depthwise_conv2d", ConvLike()), ("fully_connected", FullyConnected()),
-                      ("avg_pool", AvgPool()), ("softmax", Softmax())):
-    register(_op, _variant)
 
 __all__ = ["NAME", "project_sources"]

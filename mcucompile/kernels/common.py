@@ -8,6 +8,14 @@ from ..errors import ShapeError, UnsupportedOp
 
 # Largest reduction a kernel's int32 accumulator takes without overflow: taps * 255 * 128 < 2^31.
 MAX_REDUCTION = 65793
+# With a weight zero point (uint8 models) products reach 255 * 255, so the accumulator holds fewer taps.
+MAX_REDUCTION_WZP = 33025
+
+
+def weight_zero_point(node) -> int:
+    """The per-tensor weight zero point of a uint8 model's layer, in the int8 domain (passes/adopt_qdq.py);
+    0 for an int8 layer."""
+    return int(node.attrs.get("weight_zp", 0))
 
 
 def shape_text(shape) -> str:
@@ -16,9 +24,10 @@ def shape_text(shape) -> str:
 
 
 def check_reduction(node, taps: int) -> None:
-    if taps > MAX_REDUCTION:
-        raise ShapeError(f"node '{node.name}': a reduction of {taps} taps overflows the int32 accumulator "
-                         f"(at most {MAX_REDUCTION})")
+    limit, what = (MAX_REDUCTION_WZP, " with a weight zero point") if weight_zero_point(node) else (MAX_REDUCTION, "")
+    if taps > limit:
+        raise ShapeError(f"node '{node.name}': a reduction of {taps} taps{what} overflows the int32 accumulator "
+                         f"(at most {limit})")
 
 
 def check_window(node, kernel, stride, pads) -> None:

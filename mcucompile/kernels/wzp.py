@@ -5,38 +5,27 @@ A uint8 model is held in int8 (values and zero points moved by 128). Its weights
 point (node.attrs["weight_zp"], set by passes/adopt_qdq.py): w - zw spans [-255, 255], so the
 weights cannot be re-expressed as int8 with zero point 0 without changing the numbers. These
 variants pass filter_offset = -zw to kernels that add it to every weight, as TFLite's uint8
-kernels do. They are named "ref" (they are the only kernels that compute these layers, so
-`--kernels ref` must reach them) and are registered last, so they are tried first: an optimised
-variant for ordinary layers never sees a layer with a weight zero point.
+kernels do. In each op's table (kernels/__init__.py) they are "wzp-ref", a reference variant
+(`--kernels ref` and every family reach them), placed just before the plain reference, which would
+ignore the zero point: they take the weight-zero-point layers that no faster variant took (the DSP
+and Helium families take most: kernels/arm_dsp.py, arm_dsp_int8.py, arm_mve.py).
 """
 from __future__ import annotations
 
 from ..codegen.program import Layer
-from . import register
-from .common import check_window, quant_io, shape_text, standard_arrays, window
+from .common import check_reduction, check_window, quant_io, shape_text, standard_arrays, weight_zero_point, window
 from .ref import avgpool_layer, base_layer, is_pointwise
-
-# Products reach 255 * 255 (not 255 * 128), so the int32 accumulator holds fewer taps.
-MAX_REDUCTION_WZP = 33025
 
 
 def has_weight_zp(ctx) -> bool:
-    return int(ctx.node.attrs.get("weight_zp", 0)) != 0
-
-
-def _check_reduction(node, taps: int) -> None:
-    from ..errors import ShapeError
-
-    if taps > MAX_REDUCTION_WZP:
-        raise ShapeError(f"node '{node.name}': a reduction of {taps} taps with a weight zero point overflows the "
-                         f"int32 accumulator (at most {MAX_REDUCTION_WZP})")
+    return weight_zero_point(ctx.node) != 0
 
 
 def _conv_layer(ctx, kernel: str, what: str) -> Layer:
     node, graph = ctx.node, ctx.graph
     w_shape = graph.tensor(node.inputs[1]).shape
     kh, kw, cin = (w_shape[1], w_shape[2], w_shape[3]) if node.op == "conv2d" else (w_shape[0], w_shape[1], 1)
-    _check_reduction(node, kh * kw * cin)
+    check_reduction(node, kh * kw * cin)
     check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
     arrays, refs = standard_arrays(ctx)
     summary = (f"{what} {kh}x{kw} stride {node.attrs['strides'][0]}, weight zero point {node.attrs['weight_zp']}, "
@@ -48,8 +37,6 @@ def _conv_layer(ctx, kernel: str, what: str) -> Layer:
 
 
 class Conv:
-    name = "ref"
-
     def applies(self, ctx) -> bool:
         return has_weight_zp(ctx)
 
@@ -60,8 +47,6 @@ class Conv:
 
 
 class Depthwise:
-    name = "ref"
-
     def applies(self, ctx) -> bool:
         return has_weight_zp(ctx)
 
@@ -71,15 +56,13 @@ class Depthwise:
 
 
 class FullyConnected:
-    name = "ref"
-
     def applies(self, ctx) -> bool:
         return has_weight_zp(ctx)
 
     def build(self, ctx) -> Layer:
         node = ctx.node
         cout, cin = ctx.graph.tensor(node.inputs[1]).shape
-        _check_reduction(node, cin)
+        check_reduction(node, cin)
         arrays, refs = standard_arrays(ctx)
         return base_layer(ctx, "mcu_fc_s8_wzp_ref", "reference, weights with a zero point",
                           f"fully connected {cin} -> {cout}, weight zero point {node.attrs['weight_zp']}",
@@ -89,8 +72,6 @@ class FullyConnected:
 
 
 class AvgPoolHalfUp:
-    name = "ref"
-
     def applies(self, ctx) -> bool:
         return ctx.node.attrs.get("rounding") == "half_up"
 
@@ -98,8 +79,3 @@ class AvgPoolHalfUp:
         return avgpool_layer(ctx, "mcu_avgpool_s8_halfup_ref", "reference, ties rounded up",
                              "rounding half up (uint8 model), ")
 
-
-register("conv2d", Conv())
-register("depthwise_conv2d", Depthwise())
-register("fully_connected", FullyConnected())
-register("avg_pool", AvgPoolHalfUp())

@@ -22,7 +22,7 @@ void mcu_conv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t 
                       const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_conv_body(MCU_DSP_WEIGHTS_INT8, p, o, in_shape, input, out_shape,
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_conv_body(MCU_DSP_WEIGHTS_INT8, p, o, 0, in_shape, input, out_shape,
                                                 weights, channels, output, scratch));
 }
 

@@ -22,7 +22,7 @@ void mcu_pwconv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t
                        const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_pwconv_body(MCU_DSP_WEIGHTS_INT16, o, in_shape, input, out_shape,
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_pwconv_body(MCU_DSP_WEIGHTS_INT16, o, 0, in_shape, input, out_shape,
                                                 weights, channels, output, scratch));
 }
 

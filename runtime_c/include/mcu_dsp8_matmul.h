@@ -51,14 +51,16 @@ static inline __attribute__((always_inline)) int8_t mcu_dsp8_requantize(int32_t 
  * cols: k4 words (k4 a multiple of 4, >= 4), laid out as for mcu_dsp_matmul_2cols. weights: per pair
  * of output channels, per group of 4 k: word c0, word c1 (4 int8 each, see mcu_nn_dsp.h). out_a,
  * out_b: the two output pixels (out_b == out_a for the odd last pixel). Channel records are
- * MCU_DSP8_CHANNEL_WORDS long. The loop takes 8 k per turn (32 instructions per 32 MACs), a k4 % 8
- * rest 4 more.
+ * MCU_DSP8_CHANNEL_WORDS long. start_a, start_b: added to every accumulator of pixel a, b (a weight
+ * zero point's share; 0 for the kernels without one). The loop takes 8 k per turn (32 instructions
+ * per 32 MACs), a k4 % 8 rest 4 more.
  */
 static inline __attribute__((always_inline)) void mcu_dsp8_matmul_2cols(mcu_dsp_out o, const int32_t *cols,
                                                                         int32_t k4, int32_t out_c,
                                                                         const int32_t *weights,
                                                                         const int32_t *channels, int8_t *out_a,
-                                                                        int8_t *out_b)
+                                                                        int8_t *out_b, int32_t start_a,
+                                                                        int32_t start_b)
 {
     const int32_t *ch = channels;
     int32_t oc;
@@ -66,9 +68,10 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_2cols(mcu_dsp_
     for (oc = 0; oc < out_c; oc += 2) {
         const int32_t *x = cols;
         int32_t steps = k4 >> 3;
-        int32_t a0 = ch[0], b0 = a0;
+        int32_t a0 = ch[0] + start_a, b0 = ch[0] + start_b;
         /* The odd last channel's partner has zero weights; its record is never read. */
-        int32_t a1 = oc + 1 < out_c ? ch[MCU_DSP8_CHANNEL_WORDS] : 0, b1 = a1;
+        const int32_t bias1 = oc + 1 < out_c ? ch[MCU_DSP8_CHANNEL_WORDS] : 0;
+        int32_t a1 = bias1 + start_a, b1 = bias1 + start_b;
         int32_t xa, xb, w0, w1, t;
         if (steps) {
             __asm__ volatile("1:\n\t" MCU_DSP8_MATMUL_STEP MCU_DSP8_MATMUL_STEP "subs %[n], %[n], #1\n\t"

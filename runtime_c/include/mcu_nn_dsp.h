@@ -30,6 +30,13 @@
  *   SSAT #8 then clamps to [-128, 127]: the reference's clamp to [-256, 255] before adding zp_out
  *     changes nothing that a clamp into int8 keeps. A layer whose activation range is narrower
  *     clamps again to [act_min, act_max] (the kernels take that path only for such layers).
+ *
+ * Weights with a per-tensor zero point zw (legacy uint8 models: products x * (w - zw), w - zw in
+ * [-255, 255]): the int16-weight kernels take them unchanged, their weights stored as
+ * (w - zw) * 2^left; the int8-weight family has twins (mcu_pwconv_s8_wzp_dsp8, mcu_conv_s8_wzp_dsp8)
+ * that add filter_offset * sum(x) to each accumulator. Either way "w" above reads w - zw: the folded
+ * bias is bias - input_zero_point * sum(w - zw) and the compiler's bound is |folded bias| +
+ * 128 * sum|w - zw|.
  */
 #ifndef MCU_NN_DSP_H
 #define MCU_NN_DSP_H
@@ -113,6 +120,22 @@ int32_t mcu_pwconv_s8_dsp8_scratch_bytes(mcu_shape in_shape);
 void mcu_conv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                       const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
 int32_t mcu_conv_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape);
+
+/*
+ * The int8-weight twins for weights with a per-tensor zero point zw: as mcu_pwconv_s8_dsp8 /
+ * mcu_conv_s8_dsp8 (weights, scratch and columns alike; the records' bias is
+ * bias - input_zero_point * sum(w - zw)), and filter_offset = -zw in [-127, 128]: each accumulator
+ * starts from filter_offset times the sum of its window's inputs, padded taps counted as
+ * input_zero_point. Reductions up to 33025 taps.
+ */
+void mcu_pwconv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
+                            mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                            int32_t *scratch);
+int32_t mcu_pwconv_s8_wzp_dsp8_scratch_bytes(mcu_shape in_shape);
+void mcu_conv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
+                          mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                          int32_t *scratch);
+int32_t mcu_conv_s8_wzp_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape);
 
 /* The one SXTB16-with-rotate the kernels need: bytes 1 and 3 of x, sign-extended to int16 each. */
 static inline int32_t mcu_dsp_sxtb16_ror8(int32_t x)

@@ -14,6 +14,12 @@
  * Activations are NHWC as in mcu_nn.h; outputs must not overlap inputs. Only p->io.output_offset,
  * act_min and act_max are read from the quantization fields. These kernels exist only in builds for a
  * core with MVE-I (__ARM_FEATURE_MVE & 1); elsewhere their files compile to nothing.
+ *
+ * Weights with a per-tensor zero point zw (legacy uint8 models; the products are x * (w - zw), and
+ * w - zw spans [-255, 255]) have twins, *_wzp_mve: the folded bias is bias - input_zp * sum(w - zw),
+ * and either the kernel adds filter_offset * (the sum of each window's inputs), filter_offset = -zw
+ * (pointwise, small conv: int8 weights as they are), or the weights come as int16 w - zw
+ * (depthwise). Reductions up to 33025 taps.
  */
 #ifndef MCU_NN_MVE_H
 #define MCU_NN_MVE_H
@@ -34,6 +40,11 @@ extern "C" {
 void mcu_pwconv_s8_mve(const mcu_quant_io *io, int32_t pixels, int32_t in_c, int32_t out_c, const int8_t *input,
                        const int8_t *weights, const int32_t *requant, int8_t *output);
 
+/* mcu_pwconv_s8_mve for weights with a zero point: the same layouts; filter_offset = -zw in [-127, 128]. */
+void mcu_pwconv_s8_wzp_mve(const mcu_quant_io *io, int32_t filter_offset, int32_t pixels, int32_t in_c,
+                           int32_t out_c, const int8_t *input, const int8_t *weights, const int32_t *requant,
+                           int8_t *output);
+
 /*
  * Depthwise 3x3 convolution, channel multiplier 1, any stride and padding (pad_top, pad_left < 3).
  * weights [ceil(c / 8)][9][8]: for each block of eight channels, the nine taps in (ky, kx) order,
@@ -44,6 +55,11 @@ void mcu_pwconv_s8_mve(const mcu_quant_io *io, int32_t pixels, int32_t in_c, int
 void mcu_dwconv3x3_s8_mve(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                           const int8_t *weights, const int32_t *requant, int8_t *output);
 
+/* mcu_dwconv3x3_s8_mve for weights with a zero point: weights [ceil(c / 8)][9][8] int16, each w - zw
+ * (in [-255, 255]); requant as there, its biases folded with w - zw. */
+void mcu_dwconv3x3_s8_wzp_mve(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input,
+                              mcu_shape out_shape, const int16_t *weights, const int32_t *requant, int8_t *output);
+
 /*
  * Convolution (groups = 1) with a small reduction, kernel_h * kernel_w * in_c <= 32 and
  * kernel_w * in_c <= 16: the first layer of an image network (3x3 over 1 or 3 channels). weights [out_c][32]: each channel's taps in
@@ -52,6 +68,11 @@ void mcu_dwconv3x3_s8_mve(const mcu_conv_params *p, mcu_shape in_shape, const in
  */
 void mcu_conv_small_s8_mve(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                            const int8_t *weights, const int32_t *requant, int8_t *output);
+
+/* mcu_conv_small_s8_mve for weights with a zero point: the same layouts; filter_offset = -zw. */
+void mcu_conv_small_s8_wzp_mve(const mcu_conv_params *p, int32_t filter_offset, mcu_shape in_shape,
+                               const int8_t *input, mcu_shape out_shape, const int8_t *weights,
+                               const int32_t *requant, int8_t *output);
 
 #endif /* MVE */
 

@@ -1,0 +1,31 @@
+/*
+ * mcu_conv_s8_wzp_dsp8 - int8 convolution (groups = 1) with SMLAD reading int8 weights with a
+ * per-tensor zero point (legacy uint8 models), for the few-channel first layer.
+ *
+ * mcu_conv_s8_dsp8 with one addition: sum(x * (w - zw)) = sum(x * w) + filter_offset * sum(x),
+ * filter_offset = -zw. Each gathered window (its padded taps holding input_zero_point, so they count
+ * as x = zp in the sum as in the products) is summed once, and every channel's accumulators start
+ * from filter_offset times that sum; -zx * sum(w - zw) is in the bias. The loops:
+ * mcu_dsp_drivers.h, with layout MCU_DSP_WEIGHTS_INT8_ZP.
+ */
+#include "mcu_nn_dsp.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+
+#include "mcu_dsp_drivers.h"
+
+int32_t mcu_conv_s8_wzp_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape)
+{
+    return 2 * mcu_dsp_conv_k4(p, in_shape) * (int32_t)sizeof(int16_t);
+}
+
+void mcu_conv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
+                          mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                          int32_t *scratch)
+{
+    mcu_dsp_out o = mcu_dsp_out_of(p);
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_conv_body(MCU_DSP_WEIGHTS_INT8_ZP, p, o, filter_offset, in_shape, input,
+                                                out_shape, weights, channels, output, scratch));
+}
+
+#endif /* __ARM_FEATURE_DSP */
