@@ -29,7 +29,7 @@ finite and positive; zero points have the tensor's type; a bias whose scale is n
 weight scale is rescaled where that is exact, and refused otherwise.
 uint8 (legacy TFLite models) becomes int8 by moving values and zero points by 128:
 q8 = q_u8 - 128, zp8 = zp_u8 - 128, same scale, so every real value is unchanged. uint8 weights keep
-their zero point, which the weight-zero-point kernels take (kernels/wzp.py).
+their zero point, which every kernel family folds exactly (kernels/: wzp.py is the reference).
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ pass computes what TFLite computes from those numbers, and nothing else:
     per-tensor weights of a uint8 model: double(float(in_scale * w_scale)) / double(out_scale), the
     float32 product TFLite's GetQuantizedConvolutionMultipler forms for its uint8 kernels;
   * ReLU/ReLU6/Clip clamps from the output's parameters (CalculateActivationRangeQuantized);
-  * a non-zero weight zero point (uint8 weights) as node.attrs["weight_zp"], for kernels/wzp.py;
+  * a non-zero weight zero point (uint8 weights) as node.attrs["weight_zp"], which the kernel
+    variants fold (kernels/wzp.py is the reference);
   * average pooling and reshape must keep their input's parameters, softmax must give 1/256 with
     zero point -128 (uint8: 0), as TFLite's kernels require; a model that asks otherwise is refused.
 A uint8 model's average pool rounds half up (TFLite's uint8 kernel), not half away from zero.
