@@ -70,6 +70,8 @@ def _save(path: str, y: np.ndarray) -> None:
         raise McuCompileError(f"--output {path}: cannot write ({exc.strerror or exc})") from None
 
 
+# Paths are plain click.Path(): the commands check them and say what is wrong in one `error:` line
+# (exit 1), where click's file_okay/dir_okay checks would print a usage block and exit 2.
 calib_option = click.option("--calib", default=None, metavar="PATH|random",
                             help="Calibration inputs: .npy/.npz in the model's layout, a folder of images, or 'random'.")
 observer_option = click.option("--observer", default="minmax", show_default=True,
@@ -125,10 +127,10 @@ def _describe_fit(report) -> str:
 
 
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @build_options
 @click.option("--no-compile", is_flag=True, help="Firmware: write the project without running make.")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Project folder to write.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Project folder to write.")
 @click.option("--name", default="model", show_default=True,
               help="C name prefix of the generated API and files: letters, digits and _, at most 32 "
                    "characters, not a reserved C name.")
@@ -166,7 +168,7 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
 
 
 @main.command()
-@click.argument("project", type=click.Path(file_okay=False))
+@click.argument("project", type=click.Path())
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help=".npy of inputs in the model's own layout ([N, ...] or one sample).")
 @click.option("--output", "output_path", required=True, type=click.Path(), help=".npy to write.")
@@ -197,7 +199,7 @@ def run(project, input_path, output_path, raw, profile):
 
 
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @build_options
 @click.option("--inputs", "inputs", default="10", show_default=True, metavar="N|PATH",
               help="N seeded random inputs (uniform in [-1, 1]), or a .npy of inputs in the model's layout.")
@@ -207,7 +209,7 @@ def run(project, input_path, output_path, raw, profile):
                    "host C, and require every pair of runs to agree byte for byte (needs pip install tflite-micro).")
 @click.option("--min-cosine", default=0.99, show_default=True, type=float,
               help="Least mean cosine similarity to the float model that passes (untrained models need less).")
-@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(),
               help="Keep the project in this folder (default: a temporary one).")
 @calib_option
 @observer_option
@@ -220,6 +222,12 @@ def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena,
     numpy int8 reference, and with the float model in onnxruntime. Exit 0 on PASS, 1 on FAIL."""
     from .verify import verify_model
 
+    if out_dir is not None and not out_dir.strip():
+        raise McuCompileError("-o '': give the project a folder of its own (e.g. -o out/)")
+    if seed < 0:
+        raise McuCompileError(f"--seed {seed}: give a non-negative integer")
+    if not -1.0 <= min_cosine <= 1.0:  # NaN included: a threshold no run could pass
+        raise McuCompileError(f"--min-cosine {min_cosine}: give a cosine similarity in [-1, 1]")
     result = verify_model(model, target, board=board, weights_in=weights_in, arena_in=arena_in,
                           stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, inputs=inputs, seed=seed,
                           tflm=tflm, min_cosine=min_cosine,
@@ -230,10 +238,10 @@ def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena,
 
 
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @target_option
 @io_in_arena_option
-@click.option("--memory-plot", default=None, type=click.Path(dir_okay=False), metavar="PNG",
+@click.option("--memory-plot", default=None, type=click.Path(), metavar="PNG",
               help="Draw the arena plan: x = layer, y = arena offset, one box per buffer.")
 @calib_option
 @observer_option
@@ -257,7 +265,7 @@ def inspect(model, target, io_in_arena, memory_plot, calib, observer, mean, std)
 
 
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help=".npy of inputs in the model's own layout ([N, ...] or one sample).")
 @click.option("--output", "output_path", required=True, type=click.Path(), help=".npy to write.")
@@ -291,12 +299,14 @@ def simulate(model, input_path, output_path, raw, calib, observer, mean, std):
 @click.option("--keep-batchnorm", is_flag=True, help="Export BatchNormalization nodes instead of folding them.")
 @click.option("--softmax", is_flag=True, help="End the network with a Softmax.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="ONNX file to write.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="ONNX file to write.")
 @_clean_errors
 def example(kind, alpha, resolution, classes, channels, train, keep_batchnorm, softmax, seed, output):
     """Write an example PyTorch MobileNetV1 as ONNX (needs torch: pip install 'mcucompile[examples]')."""
     from .examples.mobilenet_v1 import make_example
 
+    if Path(output).is_dir():
+        raise McuCompileError(f"-o {output}: is a folder; give the ONNX file to write (e.g. -o model.onnx)")
     # make_example reports what it wrote (and the held-out accuracy) through the log.
     make_example(Path(output), alpha=alpha, resolution=resolution, classes=classes, channels=channels,
                  train=train, keep_batchnorm=keep_batchnorm, softmax=softmax, seed=seed, log=click.echo)

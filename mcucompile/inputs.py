@@ -73,6 +73,9 @@ def _read(path: Path, read, kind: str) -> np.ndarray:
         raise McuCompileError(f"{path}: truncated or damaged {kind} file ({_first_line(exc)})") from None
     except (EOFError, OSError, zipfile.BadZipFile, KeyError) as exc:
         raise McuCompileError(f"{path}: truncated or damaged {kind} file ({_first_line(exc)})") from None
+    except MemoryError as exc:  # numpy allocates what the header claims before it reads the data
+        raise McuCompileError(f"{path}: truncated or damaged {kind} file (its header describes an array too large "
+                              f"to load: {_first_line(exc)})") from None
 
 
 def _first_line(exc: BaseException) -> str:

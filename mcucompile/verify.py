@@ -126,10 +126,14 @@ def make_inputs(spec, input_shape: list[int], seed: int = 0, input_dtype: str = 
         if n < 1:
             raise McuCompileError("--inputs: give at least 1")
         rng, shape = np.random.default_rng(seed), [n] + list(input_shape[1:])
-        if input_dtype in ("int8", "uint8"):
-            info = np.iinfo(input_dtype)
-            return rng.integers(info.min, info.max + 1, size=shape).astype(input_dtype)
-        return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+        try:
+            if input_dtype in ("int8", "uint8"):
+                info = np.iinfo(input_dtype)
+                return rng.integers(info.min, info.max + 1, size=shape).astype(input_dtype)
+            return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+        except MemoryError:
+            raise McuCompileError(f"--inputs {n:,}: that many inputs of shape {shape[1:]} do not fit in memory; "
+                                  "give fewer") from None
     path = Path(text)
     if not path.exists():
         raise McuCompileError(f"--inputs {text}: neither a count nor an existing .npy/.npz file")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set-up, then the whole test suite. CI runs exactly this (through .ci/run).
+# Set-up, then the whole test suite. CI runs exactly this (through .ci/run). The red-team suite runs in
+# it as tests/test_redteam.py; `python -m tests.redteam` prints its counts table alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash examples/setup.sh

@@ -25,6 +25,8 @@ def is_tflite(path: str | os.PathLike) -> bool:
 def import_model(path: str | os.PathLike, log=None):
     """A model file (ONNX or TFLite) -> float or pre-quantized Graph in NHWC."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: a folder, not a model file (.onnx or .tflite)")
     if not path.is_file():
         raise ModelLoadError(f"{path}: no such file")
     if is_tflite(path):

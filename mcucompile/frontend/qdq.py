@@ -85,8 +85,9 @@ def _scale(node, scale: np.ndarray | None) -> np.ndarray:
         raise ShapeError(f"{_label(node)}: scale of shape {list(scale.shape)} is neither a scalar nor 1-D")
     bad = ~(np.isfinite(scale) & (scale > 0))
     if np.any(bad):
-        raise QuantError(f"{_label(node)}: scale {scale.reshape(-1)[bad.reshape(-1)][0]!r} is not a finite positive "
-                         "number; real = scale * (q - zero_point) needs one")
+        first = float(scale.reshape(-1)[bad.reshape(-1)][0])
+        raise QuantError(f"{_label(node)}: scale {first!r} is not a finite positive number; "
+                         "real = scale * (q - zero_point) needs one")
     return scale
 
 

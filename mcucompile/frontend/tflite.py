@@ -77,6 +77,7 @@ class _TflTensor:
     zero_point: np.ndarray | None  # int64 [n]
     axis: int  # quantized_dimension, for n > 1
     unsupported: str | None = None  # sparsity or custom quantization, refused where the tensor is used
+    text: str = ""  # the name as the file holds it, which names the layers; `name` is its printable form, for messages
 
     @property
     def is_constant(self) -> bool:
@@ -149,7 +150,8 @@ def _parse(buf: bytes, label: str) -> _TflModel:
     tensors = []
     for i in range(length(g.TensorsLength(), "tensor")):
         t = g.Tensors(i)
-        name = _printable((t.Name() or b"").decode("utf-8", "replace")) or f"tensor_{i}"
+        text = (t.Name() or b"").decode("utf-8", "replace")
+        name = _printable(text) or f"tensor_{i}"
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         ttype = types.get(t.Type(), f"type {t.Type()}")
         data = _buffer_data(buf, buffers, t.Buffer(), name)
@@ -173,7 +175,7 @@ def _parse(buf: bytes, label: str) -> _TflModel:
                 unsupported = "custom quantization details"
         if t.Sparsity() is not None:
             unsupported = "sparse storage"
-        tensors.append(_TflTensor(i, name, shape, ttype, data, scale, zero_point, axis, unsupported))
+        tensors.append(_TflTensor(i, name, shape, ttype, data, scale, zero_point, axis, unsupported, text or name))
 
     codes = []
     for i in range(length(model.OperatorCodesLength(), "operator code")):
@@ -445,7 +447,7 @@ class _Importer:
         t = self.output_tensor(op)
         if t.is_constant:
             self.fail(op, f"writes the constant '{t.name}'", ModelLoadError)
-        name = self.node(op, ir_op, inputs, attrs, t.name, self.activation_qparams(t, op))
+        name = self.node(op, ir_op, inputs, attrs, t.text, self.activation_qparams(t, op))
         self.expect_shape(op, t, self.graph.tensor(name).shape)
         self.names[t.index] = name
         return name
@@ -556,11 +558,11 @@ def import_average_pool(imp: _Importer, op: _TflOperator):
     else:
         # The float pipeline fuses or elides a clip after a pool, as it does for ONNX (Relu after AveragePool).
         pooled = imp.node(op, "avg_pool", [x], {"kernel": kernel, "strides": strides, "pads": pads},
-                          f"{out_t.name}.pooled", None)
+                          f"{out_t.text}.pooled", None)
         imp.expect_shape(op, out_t, imp.graph.tensor(pooled).shape)
-        name = imp.unique(out_t.name)
+        name = imp.unique(out_t.text)
         imp.graph.tensors[name] = Tensor(name, imp.graph.tensor(pooled).shape)
-        imp.graph.nodes.append(Node(out_t.name, "clip", [pooled], [name], {"min": activation[0], "max": activation[1]}))
+        imp.graph.nodes.append(Node(out_t.text, "clip", [pooled], [name], {"min": activation[0], "max": activation[1]}))
         imp.names[out_t.index] = name
 
 
@@ -587,7 +589,7 @@ def import_mean(imp: _Importer, op: _TflOperator):
         imp.emit(op, "avg_pool", [x], pool)
         return
     out_t = imp.output_tensor(op)
-    pooled = imp.node(op, "avg_pool", [x], pool, f"{out_t.name}.pooled", None)
+    pooled = imp.node(op, "avg_pool", [x], pool, f"{out_t.text}.pooled", None)
     imp.emit(op, "reshape", [pooled], {"shape": (1, c)})
 
 
@@ -606,13 +608,13 @@ def import_fully_connected(imp: _Importer, op: _TflOperator):
                      "([1, F] or [1, H, W, C] flattened)", ShapeError)
     if len(t.shape) == 4:
         # TFLite flattens the NHWC input in its byte order, which is ours: a free reshape.
-        x = imp.node(op, "reshape", [x], {"shape": (1, cin)}, f"{t.name}.flat", imp.in_qparams(x))
+        x = imp.node(op, "reshape", [x], {"shape": (1, cin)}, f"{t.text}.flat", imp.in_qparams(x))
     wname = imp.weights(op, f, f.data, tfl_axis=0, ir_axis=0)
     inputs = [x, wname] + imp.bias(op, 2, x, wname, cout)
     attrs = imp.activation_attrs(op, o["FusedActivationFunction"])
     out_t = imp.output_tensor(op)
     if len(out_t.shape) == 4 and int(np.prod(out_t.shape)) == cout:  # keep_num_dims: [1, 1, 1, Cout]
-        y = imp.node(op, "fully_connected", inputs, attrs, f"{out_t.name}.flat", imp.activation_qparams(out_t, op))
+        y = imp.node(op, "fully_connected", inputs, attrs, f"{out_t.text}.flat", imp.activation_qparams(out_t, op))
         imp.emit(op, "reshape", [y], {"shape": tuple(out_t.shape)})
         return
     imp.emit(op, "fully_connected", inputs, attrs)

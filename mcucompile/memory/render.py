@@ -50,4 +50,4 @@ def render_png(plan: ArenaPlan, path, title: str | None = None, labels: dict[str
     ax.set_title(title or f"{plan.algorithm}: {plan.arena_bytes:,} bytes")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)  # outside: boxes reach the top
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # exactly this name: without a format, a name with no suffix gets ".png"

@@ -31,7 +31,10 @@ OP = "softmax"
 
 def attach_params(node, input_scale: float) -> None:
     """Store on a softmax node the int8 kernel's parameters for its input scale."""
-    mult, shift, diff_min = softmax_params(input_scale, node.attrs.get("beta", 1.0))
+    try:
+        mult, shift, diff_min = softmax_params(input_scale, node.attrs.get("beta", 1.0))
+    except QuantError as exc:
+        raise QuantError(f"node '{node.name}' ({OP}): {exc}") from None
     node.attrs.update(input_multiplier=mult, input_left_shift=shift, diff_min=diff_min)
 
 
@@ -71,7 +74,7 @@ def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int
     real_multiplier = min(beta * scale * (1 << fraction_bits), (1 << 31) - 1.0)
     if not real_multiplier > 1.0:
         raise QuantError(
-            f"softmax: beta * input scale = {beta} * {scale} is below 2^-{fraction_bits}; "
+            f"beta * input scale = {beta} * {scale} is below 2^-{fraction_bits}; "
             "TFLite's int8 softmax cannot represent an input step that small"
         )
     multiplier, shift = quantize_multiplier_greater_than_one(real_multiplier)

@@ -74,7 +74,12 @@ def layer_multipliers(in_scale: float, w_q: QParams, out_scale: float, channels:
         real = float(np.float32(np.float32(in_scale) * w_scale)) / float(np.float32(out_scale))
     else:
         real = float(np.float32(in_scale)) * float(w_scale) / float(np.float32(out_scale))
-    m, s = quantize_multiplier(real)
+    try:
+        m, s = quantize_multiplier(real)
+    except ValueError:
+        raise QuantError(f"node '{node}': requantization multiplier {real:.4g} (input scale {float(in_scale):.3g} x "
+                         f"weight scale {float(w_scale):.3g} / output scale {float(out_scale):.3g}) is too large "
+                         "for int32") from None
     return np.full(channels, m, dtype=np.int32), np.full(channels, s, dtype=np.int32)
 
 

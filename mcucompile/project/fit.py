@@ -96,16 +96,27 @@ def estimate(program, board, placement: Placement) -> dict:
     return result
 
 
-def _alternatives(board, placement: Placement, overflowing: set[str]) -> str:
-    """What the user can do: the options that move the weights or the arena to another region."""
+def _alternatives(board, placement: Placement, over: dict) -> str:
+    """What the user can do: the options that move what overflows into a region with room. The
+    stack and main.c's input and output buffers stay in the RAM region (--io-in-arena moves the
+    latter into the arena)."""
+    ram = board.region(placement.ram)
+    if placement.stack_bytes >= ram.length:
+        return f"; the stack alone ({placement.stack_bytes:,} bytes) fills {ram.name}: give a smaller --stack"
     hints = []
-    if placement.weights in overflowing or placement.code in overflowing:
-        spots = [r.name.lower() for r in board.regions if r.persistent and r.name != placement.weights]
-        hints += [f"the weights with --weights-in {'|'.join(spots)}"] if spots else []
-    if placement.ram in overflowing or placement.arena in overflowing:
+    if placement.weights in over or placement.code in over:
         spots = [r.name.lower() for r in board.regions
-                 if r.writable and r.name != placement.arena and r.name != placement.code]
-        hints += [f"the arena with --arena-in {'|'.join(spots)}"] if spots else []
+                 if r.persistent and r.name != placement.weights and r.name not in over]
+        hints += [f"the weights with --weights-in {'|'.join(spots)}"] if spots else []
+    if placement.ram in over or placement.arena in over:
+        spots = [r.name.lower() for r in board.regions
+                 if r.writable and r.name not in (placement.arena, placement.code) and r.name not in over]
+        arena = f"the arena with --arena-in {'|'.join(spots)}" if spots else ""
+        if "I/O buffers" in over.get(placement.ram, {}).get("parts", {}):
+            io = "the input and output into the arena with --io-in-arena"
+            hints.append(f"{io} and {arena}" if arena and placement.arena == placement.ram else io)
+        elif arena and placement.arena in over:
+            hints.append(arena)
     if hints:
         return "; move " + ", or ".join(hints)
     return f"; {board.name} has no other memory to move the weights or the arena to"
@@ -121,5 +132,5 @@ def check_fit(program, board, placement: Placement) -> dict:
             items = " + ".join(f"{what} {n:,}" for what, n in u["parts"].items())
             parts.append(f"{name} needs {u['used']:,} bytes ({items}) but has {u['length']:,}")
         raise DoesNotFit(f"model '{program.name}' does not fit {board.name}: " + "; ".join(parts)
-                         + _alternatives(board, placement, set(over)))
+                         + _alternatives(board, placement, over))
     return usage

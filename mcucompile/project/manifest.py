@@ -112,6 +112,9 @@ def read(folder: Path) -> dict | None:
 def check_intact(folder: Path) -> dict:
     """FOLDER's manifest, after checking that every file it lists is there, unchanged; else a one-line error."""
     folder = Path(folder)
+    if not folder.is_dir():
+        what = "is a file, not" if folder.exists() else "no such folder, so not"
+        raise McuCompileError(f"{folder}: {what} a project written by `mcucompile build`")
     manifest = read(folder)
     if manifest is None:
         raise McuCompileError(f"{folder}: not a project written by `mcucompile build` (no {MANIFEST})")
