@@ -7,7 +7,7 @@ from .codegen.lower import lower
 from .compiler import compile_graph
 from .ir import Graph
 from .errors import DoesNotFit
-from .project.fit import DEFAULT_STACK_BYTES, Placement, place
+from .project.fit import Placement, place
 from .project.manifest import check_destination
 from .project.writer import staged_project, write_files, write_report
 from .targets import Board, Target, resolve
@@ -16,7 +16,7 @@ from .toolchain import ARM_GCC, have
 
 def build_project(model, target_name: str | None, out_dir: Path, name: str = "model", calib=None, observer="minmax",
                   mean=0.5, std=0.5, log=None, board: str | None = None, weights_in: str | None = None,
-                  arena_in: str | None = None, stack_bytes: int = DEFAULT_STACK_BYTES,
+                  arena_in: str | None = None, stack_bytes: int | None = None,
                   compile_firmware: bool | None = None, io_in_arena: bool = False, kernels: str = "auto") -> dict:
     """Compile MODEL into a project in OUT_DIR and return its report.
 

@@ -80,10 +80,36 @@ mean_option = click.option("--mean", default=0.5, show_default=True, type=float,
 std_option = click.option("--std", default=0.5, show_default=True, type=float, help="Image calibration: (x - mean) / std.")
 
 
-@click.group()
+# click >= 8.2 raises this usage error for a group called without arguments; its message is the help.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _OneLineUsageErrors(click.Group):
+    """A mistyped command line (a missing option, an unknown one, a value of the wrong type) is a user
+    error like any other: one `error:` line naming what is wrong, exit 1, instead of click's usage
+    block (exit 2). --help and --version print as usual."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            return super().main(args, prog_name or "mcucompile", complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # `mcucompile` alone: the help, as asked for
+            click.echo(exc.format_message())
+            sys.exit(0)
+        except click.exceptions.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "mcucompile"
+            click.echo(f"error: {command}: {_one_line(exc.format_message())} (see {command} --help)", err=True)
+            sys.exit(1)
+        except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort): the shell's 130
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_OneLineUsageErrors)
 @click.version_option(__version__, prog_name="mcucompile")
 def main():
-    """Compile a trained MobileNetV1 (ONNX) into small, fast, bit-exact int8 C."""
+    """Compile a trained MobileNetV1 (ONNX or TFLite) into small, fast, bit-exact int8 C."""
 
 
 target_option = click.option("--target", default=None, metavar="NAME",
@@ -105,8 +131,8 @@ kernels_option = click.option("--kernels", default="auto", show_default=True, me
                                     "(the portable C reference everywhere), a family ('arm-dsp', 'arm-dsp-int8' "
                                     "with int8 weights in flash, 'mve') with the reference where it has no variant, or 'cmsis-nn' (Arm's CMSIS-NN from the "
                                     "checkout named by CMSIS_NN_PATH).")
-stack_option = click.option("--stack", "stack_bytes", default=DEFAULT_STACK_BYTES, show_default=True, type=int,
-                            help="Firmware stack in bytes (counted in the RAM fit check).")
+stack_option = click.option("--stack", "stack_bytes", default=None, type=int,
+                            help=f"Firmware stack in bytes (counted in the RAM fit check; default {DEFAULT_STACK_BYTES}).")
 
 
 def build_options(command):

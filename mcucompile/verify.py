@@ -30,7 +30,7 @@ from .compiler import compile_graph
 from .errors import McuCompileError
 from .frontend import is_tflite
 from .inputs import REAL_DTYPES, check_array, load_array
-from .project.fit import DEFAULT_STACK_BYTES, place
+from .project.fit import place
 from .runner import run_project
 from .simulate import simulate_graph
 from .targets import get_target, resolve
@@ -242,7 +242,7 @@ def float_model_outputs(model: Path, graph, x: np.ndarray) -> tuple[str, np.ndar
 
 def verify_model(model, target_name: str | None = "cortex-m7", board: str | None = None, inputs="10", seed: int = 0,
                  min_cosine: float = DEFAULT_MIN_COSINE, out_dir: Path | None = None, calib=None, observer="minmax",
-                 mean=0.5, std=0.5, weights_in=None, arena_in=None, stack_bytes=DEFAULT_STACK_BYTES,
+                 mean=0.5, std=0.5, weights_in=None, arena_in=None, stack_bytes=None,
                  io_in_arena: bool = False, kernels: str = "auto", tflm: str | None = None, log=None) -> VerifyResult:
     """tflm: None, or the .tflite to run TFLite Micro on ("" for MODEL itself, which must then be one)."""
     model = Path(model)

@@ -90,3 +90,19 @@ def test_unknown_target(tmp_path):
     path = tmp_path / "m.onnx"
     onnx.save(_conv_model([1, 3, 8, 8]), path)
     assert_clean_error(mcucompile("build", path, "--calib", "random", "--target", "z80", "-o", tmp_path / "o"), "z80")
+
+
+def test_command_line_mistakes_are_one_line(tmp_path):
+    """click's own usage errors (a missing or unknown option, a value of the wrong type, an unknown
+    command) come out as one `error:` line, exit 1, like every other user error."""
+    model = tmp_path / "m.onnx"
+    onnx.save(_conv_model([1, 3, 8, 8]), model)
+    assert_clean_error(mcucompile("build", model), "mcucompile build", "Missing option '-o' / '--output'")
+    assert_clean_error(mcucompile("build", model, "-o", tmp_path / "o", "--frobnicate"), "--frobnicate")
+    assert_clean_error(mcucompile("build", model, "-o", tmp_path / "o", "--stack", "abc"), "--stack", "'abc'")
+    assert_clean_error(mcucompile("bild", model), "No such command 'bild'")
+    assert not (tmp_path / "o").exists()
+    # Asking for help is not a mistake.
+    for args in (["--help"], ["build", "--help"], []):
+        result = mcucompile(*args)
+        assert result.returncode == 0 and result.stdout.startswith("Usage: mcucompile"), (args, result.stderr)

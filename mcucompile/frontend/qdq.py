@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import QuantError, ShapeError, UnsupportedOp
 from ..ir import Graph, QParams
+from ..ops import WEIGHT_CHANNEL_AXIS
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 UINT8_SHIFT = 128
@@ -204,10 +205,6 @@ def record(facts: QdqFacts, value: str, params: QParams, node) -> None:
 
 
 # -- putting the facts on the imported graph ---------------------------------------------------------
-
-# IR weight layout: the axis of the output channel (conv [Cout,kh,kw,Cin], depthwise [kh,kw,C], fc [Cout,Cin]).
-WEIGHT_CHANNEL_AXIS = {"conv2d": 0, "depthwise_conv2d": 2, "fully_connected": 0}
-
 
 def attach(graph: Graph, facts: QdqFacts, tensor_of, source_of) -> None:
     """Set QParams on the IR graph.

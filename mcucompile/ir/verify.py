@@ -40,20 +40,22 @@ def verify(graph) -> None:
 
 
 def _verify_quantized(graph, node) -> None:
+    from ..ops import WEIGHT_CHANNEL_AXIS
+
     for name in node.inputs[:1] + node.outputs:
         t = graph.tensor(name)
         _check(t.dtype == "int8" and t.qparams is not None, f"activation '{name}' is not int8 with qparams")
-    if node.op in ("conv2d", "depthwise_conv2d", "fully_connected") and node.attrs.get("weight_zp"):
+    if node.op in WEIGHT_CHANNEL_AXIS and node.attrs.get("weight_zp"):
         # A legacy uint8 model's weights keep their zero point: full int8 range, zp per layer.
         _check(graph.tensor(node.inputs[1]).data.dtype == np.int8, f"weights of '{node.name}' are not int8")
-    elif node.op in ("conv2d", "depthwise_conv2d", "fully_connected"):
+    elif node.op in WEIGHT_CHANNEL_AXIS:
         w = graph.tensor(node.inputs[1])
         _check(w.data.dtype == np.int8 and int(np.abs(w.data.astype(np.int16)).max(initial=0)) <= 127,
                f"weights of '{node.name}' are not int8 in [-127, 127]")
         _check(not np.any(w.qparams.zero_point), f"weights of '{node.name}' have a non-zero zero point")
         if len(node.inputs) > 2:
             _check(graph.tensor(node.inputs[2]).data.dtype == np.int32, f"bias of '{node.name}' is not int32")
-    if node.op in ("conv2d", "depthwise_conv2d", "fully_connected"):
+    if node.op in WEIGHT_CHANNEL_AXIS:
         channels = len(node.attrs["multiplier"])
         _check(channels == graph.tensor(node.outputs[0]).shape[-1], f"'{node.name}' has {channels} multipliers")
     if "act_min" in node.attrs:

@@ -32,6 +32,11 @@ KERNEL_SETS = {
 }
 # The portable C99 kernels: every --kernels choice may use them.
 REFERENCE = ("wzp-ref", "ref")
+# A family named by --kernels needs its ISA: asked for on a target without it, it is refused rather
+# than silently replaced by the reference.
+FAMILY_NEEDS = {"mve": ("mve", "Helium (cortex-m55)"),
+                "arm-dsp": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)"),
+                "arm-dsp-int8": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)")}
 
 
 @dataclass
@@ -89,6 +94,9 @@ def variants(op: str) -> list[tuple[str, Variant]]:
 def select(ctx: LayerContext):
     if ctx.kernels not in KERNEL_SETS:
         raise McuCompileError(f"--kernels {ctx.kernels} is not known; choose from {', '.join(KERNEL_SETS)}")
+    if ctx.kernels in FAMILY_NEEDS and not ctx.target.has(FAMILY_NEEDS[ctx.kernels][0]):
+        raise McuCompileError(f"--kernels {ctx.kernels} needs {FAMILY_NEEDS[ctx.kernels][1]}; target "
+                              f"{ctx.target.name} has no such kernels (use --kernels auto or ref)")
     allowed = KERNEL_SETS[ctx.kernels] + REFERENCE
     for name, variant in variants(ctx.node.op):
         if name in allowed and variant.applies(ctx):

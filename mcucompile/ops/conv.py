@@ -7,6 +7,7 @@ from ..quant.fixedpoint import requantize
 from ._windows import conv_output_size, pad_hw, windows
 
 OP = "conv2d"
+WEIGHT_CHANNEL_AXIS = 0  # of the filter [Cout, kh, kw, Cin]: the output channel
 
 
 def output_shape(node, graph) -> tuple[int, ...]:

@@ -7,6 +7,7 @@ from ..quant.fixedpoint import requantize
 from ._windows import conv_output_size, pad_hw
 
 OP = "depthwise_conv2d"
+WEIGHT_CHANNEL_AXIS = 2  # of the filter [kh, kw, C]: the (output) channel
 
 
 def output_shape(node, graph) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ import numpy as np
 from ..quant.fixedpoint import requantize
 
 OP = "fully_connected"
+WEIGHT_CHANNEL_AXIS = 0  # of the weights [Cout, Cin]: the output feature
 
 
 def output_shape(node, graph) -> tuple[int, ...]:

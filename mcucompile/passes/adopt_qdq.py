@@ -21,11 +21,10 @@ import numpy as np
 
 from ..errors import QuantError
 from ..ir import Graph, QParams
-from ..ops import mean, softmax
+from ..ops import WEIGHT_CHANNEL_AXIS, mean, softmax
 from ..quant.fixedpoint import quantize_multiplier
-from ..quant.params import activation_clamp, channel_multipliers
+from ..quant.params import activation_clamp, channel_multipliers, check_accumulator
 
-LAYERS = ("conv2d", "depthwise_conv2d", "fully_connected")
 
 
 def run(graph: Graph, ctx=None) -> Graph:
@@ -50,7 +49,7 @@ def run(graph: Graph, ctx=None) -> Graph:
         elif y.qparams is None:
             raise QuantError(f"node '{node.name}' ({node.op}): output '{y.name}' has no QuantizeLinear; "
                              "a QDQ model must quantize every layer's output")
-        elif node.op in LAYERS:
+        elif node.op in WEIGHT_CHANNEL_AXIS:
             _adopt_layer(graph, node, in_q, y.qparams, uint8)
         elif node.op == "softmax":
             _require_same(node, QParams.per_tensor(softmax.OUTPUT_SCALE, softmax.OUTPUT_ZERO_POINT), y.qparams, "TFLite's softmax output (1/256, -128)")
@@ -89,8 +88,13 @@ def _adopt_layer(graph: Graph, node, in_q: QParams, out_q: QParams, uint8: bool)
     node.attrs["multiplier"], node.attrs["shift"] = layer_multipliers(
         in_q.scalar_scale, w.qparams, out_q.scalar_scale, channels, uint8, node.name)
     node.attrs["act_min"], node.attrs["act_max"] = activation_clamp(node.attrs.get("activation"), out_q)
-    if w.qparams.axis is None and int(w.qparams.zero_point) != 0:
-        node.attrs["weight_zp"] = int(w.qparams.zero_point)
+    weight_zp = int(w.qparams.zero_point) if w.qparams.axis is None else 0
+    if weight_zp:
+        node.attrs["weight_zp"] = weight_zp
+    # The model's own numbers must not overflow the int32 accumulator either (undefined in C).
+    bias = graph.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
+    check_accumulator(node.name, bias, w.data.astype(np.int64) - weight_zp, WEIGHT_CHANNEL_AXIS[node.op],
+                      in_q.scalar_zero_point)
 
 
 def _require_same(node, want: QParams, got: QParams, what: str) -> None:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from ..errors import UnsupportedOp
 from ..ir import Graph
+from ..ops import WEIGHT_CHANNEL_AXIS
 
-FUSABLE = ("conv2d", "depthwise_conv2d", "fully_connected")
 
 
 def run(graph: Graph, ctx=None) -> Graph:
     for act in [n for n in graph.nodes if n.op in ("relu", "clip")]:
         layer = graph.producer(act.inputs[0])
-        if layer is None or layer.op not in FUSABLE or len(graph.consumers(act.inputs[0])) != 1 \
+        if layer is None or layer.op not in WEIGHT_CHANNEL_AXIS or len(graph.consumers(act.inputs[0])) != 1 \
                 or act.inputs[0] in graph.outputs:
             raise UnsupportedOp(
                 f"node '{act.name}' ({act.op.capitalize()}): an activation must follow a Conv or Gemm "

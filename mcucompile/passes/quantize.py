@@ -10,13 +10,12 @@ import numpy as np
 
 from ..errors import QuantError
 from ..ir import Graph, QParams
-from ..ops import softmax
+from ..ops import WEIGHT_CHANNEL_AXIS, softmax
 from ..quant.observers import make_observer
 from ..quant.params import (activation_clamp, activation_qparams, channel_multipliers, check_accumulator,
                             check_no_flush, quantize_bias, quantize_weights)
 from ..reference import run_float
 
-WEIGHT_CHANNEL_AXIS = {"conv2d": 0, "depthwise_conv2d": -1, "fully_connected": 0}
 
 
 def calibrate(graph: Graph, samples: np.ndarray, observer: str = "minmax") -> dict[str, tuple[float, float]]:

@@ -48,13 +48,15 @@ class Placement:
 
 
 def place(board, weights_in: str | None = None, arena_in: str | None = None,
-          stack_bytes: int = DEFAULT_STACK_BYTES) -> Placement | None:
-    """The regions a build uses; refuses a region that cannot hold what is asked of it."""
+          stack_bytes: int | None = None) -> Placement | None:
+    """The regions a build uses; refuses a region that cannot hold what is asked of it.
+    stack_bytes: the firmware's stack (None: DEFAULT_STACK_BYTES)."""
     if board is None:
-        if weights_in or arena_in:
-            raise McuCompileError("--weights-in and --arena-in place memory on a board: "
+        if weights_in or arena_in or stack_bytes is not None:
+            raise McuCompileError("--weights-in, --arena-in and --stack place memory on a board: "
                                   "give a Cortex-M --target or --board")
         return None
+    stack_bytes = DEFAULT_STACK_BYTES if stack_bytes is None else stack_bytes
     weights = board.region(weights_in).name if weights_in else board.code
     arena = board.region(arena_in).name if arena_in else board.ram
     region = board.region(weights)
