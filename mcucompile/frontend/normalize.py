@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import UnsupportedOp
 from . import qdq
+from .limits import UINT8_SHIFT
 from .padding import add_pads, spatial_pads
 
 
@@ -208,7 +209,7 @@ def _pad_amounts(m: ModelIndex, node) -> tuple[int, int, int, int]:
         params = m.result.qdq.activations.get(m.resolve(node.input[0]))
         if params is None:
             raise UnsupportedOp(f"{_label(node)}: pads integer data whose zero point is unknown")
-        zero = int(params.zero_point) + (qdq.UINT8_SHIFT if v.dtype == np.uint8 else 0)
+        zero = int(params.zero_point) + (UINT8_SHIFT if v.dtype == np.uint8 else 0)
     value = v.reshape(-1)[0].item()
     if value != zero:
         raise UnsupportedOp(f"{_label(node)}: pad value {value} is not supported (only zero padding)")

@@ -20,6 +20,7 @@ from ..errors import ModelLoadError, ShapeError, UnsupportedOp
 from ..ir import Graph, Node, Tensor
 from ..ops import OPS
 from . import qdq
+from .limits import MAX_ACTIVATION_ELEMENTS, MAX_CONSTANT_MAGNITUDE
 from .normalize import normalize
 from .padding import spatial_pads
 
@@ -610,13 +611,6 @@ def import_onnx(path: str | os.PathLike, log=None) -> Graph:
     return graph
 
 
-# An activation larger than this (16 MiB as int8) is far beyond any microcontroller's RAM; refusing
-# it early also keeps calibration from allocating gigabytes for a corrupt shape.
-MAX_ACTIVATION_ELEMENTS = 1 << 24
-
-# Float constants beyond this magnitude cannot be quantized meaningfully (nor their products held
-# in float32 while computing multipliers): a corrupt or untrained-to-divergence model.
-MAX_CONSTANT_MAGNITUDE = 1e15
 
 
 def _initializer_array(t) -> np.ndarray:

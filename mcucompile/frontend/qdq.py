@@ -40,14 +40,11 @@ import numpy as np
 from ..errors import QuantError, ShapeError, UnsupportedOp
 from ..ir import Graph, QParams
 from ..ops import WEIGHT_CHANNEL_AXIS
+from .limits import BIAS_SCALE_RTOL, UINT8_SHIFT
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
-UINT8_SHIFT = 128
 # ONNX TensorProto element types of the integer tensors a QDQ graph may hold.
 _ELEM_DTYPES = {2: np.uint8, 3: np.int8, 6: np.int32}
-# TFLite accepts a bias scale within this relative distance of input scale x weight scale as equal
-# (float32 rounding of the two products); anything further is a different scale.
-BIAS_SCALE_RTOL = 1e-6
 
 
 @dataclass

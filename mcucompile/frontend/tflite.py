@@ -32,15 +32,8 @@ from ..errors import McuCompileError, ModelLoadError, QuantError, ShapeError, Un
 from ..ir import Graph, Node, QParams, Tensor
 from ..ops import OPS
 from ..quant.params import activation_clamp
+from .limits import BIAS_SCALE_RTOL, MAX_ACTIVATION_ELEMENTS, MAX_CONSTANT_MAGNITUDE, UINT8_SHIFT
 from .padding import add_pads, spatial_pads
-
-UINT8_SHIFT = 128
-# The same bound as the ONNX importer's: far beyond any microcontroller's RAM.
-MAX_ACTIVATION_ELEMENTS = 1 << 24
-# A bias scale must be input scale * weight scale up to float32 rounding of that product.
-BIAS_SCALE_RTOL = 1e-6
-# As for ONNX: float constants beyond this cannot be quantized meaningfully (a corrupt or diverged model).
-MAX_CONSTANT_MAGNITUDE = 1e15
 
 NUMPY_TYPES = {"FLOAT32": "<f4", "INT32": "<i4", "UINT8": "u1", "INT64": "<i8", "INT16": "<i2", "INT8": "i1"}
 # fused_activation_function -> the real range it clamps to (ActivationFunctionType in the schema).
