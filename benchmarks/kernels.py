@@ -3,7 +3,7 @@
     python benchmarks/kernels.py [--out benchmarks/RESULTS.md] [--models vww,mbv1-0.5-128,uint8-mbv1-0.25-128]
 
 Builds each model for every configuration below, runs one seeded input in QEMU under -icount
-(mcucompile.qemu.profile: executed instructions per layer, not cycles), checks the outputs are the
+(mcucompile.run.profile: executed instructions per layer, not cycles), checks the outputs are the
 bytes of the numpy reference, and writes the tables as markdown. The same tools and checkout give
 the same file: nothing in it depends on the time or the machine's load.
 
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from mcucompile.build import build_from_graph  # noqa: E402
 from mcucompile.compiler import compile_graph  # noqa: E402
 from mcucompile.project.fit import place  # noqa: E402
-from mcucompile.qemu import execute  # noqa: E402
+from mcucompile.run import execute  # noqa: E402
 from mcucompile.simulate import simulate_graph  # noqa: E402
 from mcucompile.targets import resolve  # noqa: E402
 
@@ -119,7 +119,7 @@ def run_config(graph, config: Config, x: np.ndarray, reference: np.ndarray, fold
     weights_in = "ddr" if config.target == "cortex-m55" and graph.tensor(graph.inputs[0]).shape[1] > 96 else None
     report = build_from_graph(graph, target, folder, board, place(board, weights_in=weights_in),
                               compile_firmware=True, kernels=config.kernels)
-    run = execute(folder, x)
+    run = execute(folder, x, profile=True)
     return {"report": report, "profile": run.profile, "identical": bool(np.array_equal(run.outputs, reference))}
 
 

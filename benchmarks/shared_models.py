@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mcucompile.build import build_project
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MODELS, IMAGES = SHARED / "models", SHARED / "images"

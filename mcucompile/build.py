@@ -11,7 +11,7 @@ from .project.fit import Placement, place
 from .project.manifest import check_destination
 from .project.writer import staged_project, write_files, write_report
 from .targets import Board, Target, resolve
-from .toolchain import ARM_GCC, have
+from .toolchain import have
 
 
 def build_project(model, target_name: str | None, out_dir: Path, name: str = "model", calib=None, observer="minmax",
@@ -21,8 +21,9 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
     """Compile MODEL into a project in OUT_DIR and return its report.
 
     target_name/board: see targets.resolve (a board alone implies its CPU). weights_in/arena_in
-    name board regions (see fit.place). compile_firmware: None builds the firmware when
-    arm-none-eabi-gcc is on PATH (and records the linked sizes), True requires it, False skips it.
+    name board regions (see fit.place). compile_firmware: for a platform that `build` compiles
+    (firmware, Cortex-A), None compiles when its compiler is on PATH (and records a firmware's linked
+    sizes), True requires it, False skips it.
     kernels: "auto" (the best variant the target allows) or "ref" (the portable reference everywhere).
     """
     target, board_ = resolve(target_name, board)
@@ -73,15 +74,15 @@ def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_
             log(f"the {target.name} kernels' weight layout ({program.weights_bytes:,} bytes) does not fit "
                 f"{board.name}; built with --kernels {fallback} ({compact.weights_bytes:,} bytes of weights) "
                 "instead, or place the weights with --weights-in")
-    if target.kind != "mcu" or compile_firmware is False:
+    if not target.platform.compiled_by_build or compile_firmware is False:
         return report
-    if compile_firmware is None and not have(ARM_GCC):
+    if compile_firmware is None and not have(target.platform.compiler):
         if log:
-            log(f"{ARM_GCC} is not on PATH: {out_dir} written but not compiled")
+            log(f"{target.platform.compiler} is not on PATH: {out_dir} written but not compiled")
         return report
-    from .runner import build_firmware
+    from .run import compile_project
 
     # The linked figures go into report.json before the manifest is made, so the two agree.
-    report = build_firmware(folder)
+    report = compile_project(folder)
     write_report(folder, report)
     return report

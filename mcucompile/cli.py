@@ -113,7 +113,8 @@ def main():
 
 
 target_option = click.option("--target", default=None, metavar="NAME",
-                              help="host (default), cortex-m4, cortex-m7, cortex-m33 or cortex-m55.")
+                              help="host (default), cortex-m4, cortex-m7, cortex-m33, cortex-m55 (firmware), or "
+                                   "cortex-a53, cortex-a72, cortex-a76 (AArch64 Linux).")
 board_option = click.option("--board", default=None, metavar="NAME",
                             help="Board whose memory map the firmware is linked for; default: the target's QEMU board "
                                  "(mps2-an386/an500/an505, mps3-an547). Real boards: stm32h743, stm32f746, stm32l4r5, "
@@ -168,7 +169,8 @@ def _describe_fit(report) -> str:
 def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, no_compile, out_dir, name,
           calib, observer, mean, std):
     """Compile MODEL into a buildable project in OUTPUT (for a Cortex-M target: a firmware project,
-    checked to fit the board, and compiled when arm-none-eabi-gcc is on PATH)."""
+    checked to fit the board, and compiled when arm-none-eabi-gcc is on PATH; for a Cortex-A target:
+    a CMake project cross-compiling a library and a runner)."""
     from .build import build_project
     from .codegen.env import prefix_problem
 
@@ -200,13 +202,14 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
 @click.option("--output", "output_path", required=True, type=click.Path(), help=".npy to write.")
 @click.option("--raw", is_flag=True, help="Write the int8 output instead of dequantized float.")
 @click.option("--profile", is_flag=True,
-              help="Firmware: write PROJECT/profile.json (executed instructions per layer under QEMU) and print it.")
+              help="Cortex-M or Cortex-A: write PROJECT/profile.json (executed instructions per layer under QEMU) "
+                   "and print it.")
 @_clean_errors
 def run(project, input_path, output_path, raw, profile):
     """Build PROJECT (written by `build`) and run it on every input: natively for the host, in QEMU
-    for a Cortex-M target."""
+    for a Cortex-M target, under qemu-aarch64 (natively on an AArch64 machine) for a Cortex-A target."""
     from .inputs import load_array
-    from .runner import run_project
+    from .run import run_project
 
     x = load_array(input_path)
     _check_output_folder(output_path)
@@ -216,7 +219,7 @@ def run(project, input_path, output_path, raw, profile):
     if prof is not None:
         import json
 
-        from .qemu import format_profile
+        from .run import format_profile
 
         (Path(project) / "profile.json").write_text(json.dumps(prof, indent=2) + "\n")
         click.echo(format_profile(prof))

@@ -31,7 +31,7 @@ from .errors import McuCompileError
 from .frontend import is_tflite
 from .inputs import REAL_DTYPES, check_array, load_array
 from .project.fit import place
-from .runner import run_project
+from .run import run_project
 from .simulate import simulate_graph
 from .targets import get_target, resolve
 
@@ -240,6 +240,16 @@ def float_model_outputs(model: Path, graph, x: np.ndarray) -> tuple[str, np.ndar
     return "float model (TFLite)", np.stack(outputs)
 
 
+def where_it_runs(target, board) -> str:
+    """How a build for TARGET runs here, in words: "host", "cortex-m7 in QEMU mps2-an500", ..."""
+    runner = target.platform.runner
+    if runner == "qemu-system":
+        return f"{target.name} in QEMU {board.qemu_machine}"
+    if runner == "qemu-user":
+        return f"{target.name} in qemu-aarch64"
+    return target.name
+
+
 def verify_model(model, target_name: str | None = "cortex-m7", board: str | None = None, inputs="10", seed: int = 0,
                  min_cosine: float = DEFAULT_MIN_COSINE, out_dir: Path | None = None, calib=None, observer="minmax",
                  mean=0.5, std=0.5, weights_in=None, arena_in=None, stack_bytes=None,
@@ -248,7 +258,7 @@ def verify_model(model, target_name: str | None = "cortex-m7", board: str | None
     model = Path(model)
     target, board_ = resolve(target_name, board)
     placement = place(board_, weights_in, arena_in, stack_bytes)
-    if target.kind == "mcu" and not board_.is_qemu:
+    if board_ is not None and not board_.is_qemu:
         raise McuCompileError(f"verify runs the firmware in QEMU, and board {board_.name} is real hardware; "
                               f"verify on --target {target.name} (QEMU {target.default_board}) instead")
     tflite_file = None
@@ -259,12 +269,12 @@ def verify_model(model, target_name: str | None = "cortex-m7", board: str | None
                 "; give the model's .tflite twin: --tflm FILE.tflite" if not tflm else ""))
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, log=log)
     x = make_inputs(inputs, graph.meta["input_shape"], seed, graph.meta.get("input_dtype", "float32"))
-    where = f"{target.name} in QEMU {board_.qemu_machine}" if target.kind == "mcu" else target.name
+    where = where_it_runs(target, board_)
     runs = {NUMPY: simulate_graph(graph, x, raw=True, what="--inputs")}
     with tempfile.TemporaryDirectory(prefix="mcucompile-verify-") as tmp:
-        main_run = where if target.kind == "mcu" else "host C"
+        main_run = "host C" if target.name == "host" else where
         builds = [(main_run, target, board_, placement, Path(out_dir) if out_dir else Path(tmp) / "project")]
-        if tflite_file is not None and target.kind == "mcu":  # the host C as well: every pair is compared
+        if tflite_file is not None and target.name != "host":  # the host C as well: every pair is compared
             builds.append(("host C", get_target("host"), None, None, Path(tmp) / "host"))
         for name, t, b, p, project in builds:
             build_from_graph(graph, t, project, b, p, compile_firmware=True, io_in_arena=io_in_arena,

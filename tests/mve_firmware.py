@@ -20,7 +20,7 @@ import numpy as np
 from mcucompile import __version__
 from mcucompile.codegen.env import make_env
 from mcucompile.project.fit import place
-from mcucompile.qemu import run_elf
+from mcucompile.run import run_elf
 from mcucompile.targets import get_board, get_target
 
 from .cbuild import RUNTIME

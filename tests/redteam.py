@@ -2080,11 +2080,11 @@ def interrupt_cases() -> list[Case]:
         interrupt_case("calibrating", "mcucompile.compiler", "run_pipeline", lambda *_: True, False),
         interrupt_case("first-build-first-file", w, "_write", _named("model.c"), False, fresh=True),
         interrupt_case("first-build-after-the-rename", "os", "rename", lambda *_: True, True, fresh=True),
-        interrupt_case("firmware-make", "mcucompile.runner", "make", lambda *_: True, False,
+        interrupt_case("firmware-make", "mcucompile.run", "make", lambda *_: True, False,
                        options=("--target", "cortex-m7")),
-        interrupt_case("run-make", "mcucompile.runner", "make", lambda *_: True, False, during="run"),
-        interrupt_case("run-after-make", "mcucompile.runner", "make", lambda *_: True, True, during="run"),
-        interrupt_case("run-reading-the-report", "mcucompile.runner", "read_report", lambda *_: True, False,
+        interrupt_case("run-make", "mcucompile.run", "make", lambda *_: True, False, during="run"),
+        interrupt_case("run-after-make", "mcucompile.run", "make", lambda *_: True, True, during="run"),
+        interrupt_case("run-reading-the-report", "mcucompile.run", "read_report", lambda *_: True, False,
                        during="run"),
     ]
 

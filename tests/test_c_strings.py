@@ -235,7 +235,7 @@ def _file_scope_names(text: str) -> set[str]:
 def test_reserved_names_cover_the_templates():
     folder = ROOT / "templates"
     templates = [*sorted((folder / "firmware").glob("*.c.j2")), folder / "firmware" / "semihosting.h.j2",
-                 folder / "host" / "main.c.j2", folder / "model.c.j2"]
+                 folder / "host" / "main.c.j2", *sorted((folder / "linux").glob("*.c.j2")), folder / "model.c.j2"]
     names = set().union(*(_file_scope_names(t.read_text()) for t in templates))
     assert {"Reset_Handler", "put_name", "read_file", "main", "arena"} <= names
     uncovered = {n for n in names if identifier_problem(n) is None}

@@ -14,7 +14,7 @@ import pytest
 from mcucompile.build import build_from_graph
 from mcucompile.compiler import compile_graph
 from mcucompile.project.fit import place
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 from mcucompile.targets import get_target, resolve
 

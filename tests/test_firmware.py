@@ -18,7 +18,7 @@ from mcucompile.build import build_project
 from mcucompile.errors import DoesNotFit, McuCompileError
 from mcucompile.examples.mobilenet_v1 import mobilenet_v1_layers
 from mcucompile.project.fit import check_fit, place
-from mcucompile.runner import build_firmware
+from mcucompile.run import compile_project
 from mcucompile.targets import BOARDS, TARGETS, get_board, resolve
 
 from .firmware_tools import mcucompile, need, wide_model
@@ -48,7 +48,7 @@ def small_model():
 @pytest.mark.parametrize("name", MCU_TARGETS)
 def test_target_is_data(name):
     target = TARGETS[name]
-    assert target.kind == "mcu"
+    assert target.platform.name == "cortex-m" and target.platform.on_board
     assert f"-mcpu={name}" in target.cpu_flags and "-mthumb" in target.cpu_flags
     assert "-mfloat-abi=hard" in target.cpu_flags
     board = get_board(target.default_board)
@@ -219,7 +219,7 @@ def test_linker_overflow_is_does_not_fit(small_model, tmp_path):
     assert count == 1
     script.write_text(text)
     with pytest.raises(DoesNotFit, match=r"region CODE by [\d,]+ bytes"):
-        build_firmware(project)
+        compile_project(project)
 
 
 @needs_arm

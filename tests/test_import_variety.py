@@ -17,7 +17,7 @@ from mcucompile.frontend.onnx import import_onnx
 from mcucompile.ir import verify
 from mcucompile.passes import PIPELINE
 from mcucompile.reference import run_float
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 from mcucompile.verify import float_reference
 

@@ -17,7 +17,7 @@ from mcucompile.compiler import compile_graph, quantize_input
 from mcucompile.ir.graph import QParams
 from mcucompile.kernels.arm_dsp import MAX_RIGHT, channel_records, requantize_dsp
 from mcucompile.project.fit import place
-from mcucompile.qemu import run_firmware
+from mcucompile.run import run_nhwc
 from mcucompile.quant.calibration import model_layout_to_nhwc
 from mcucompile.quant.fixedpoint import requantize
 from mcucompile.simulate import simulate_graph
@@ -175,5 +175,5 @@ def test_dsp_kernels_equal_numpy_reference(tmp_path, name, channels, size, layer
         report = build_from_graph(graph, target, project, board, place(board), compile_firmware=True)
         kernels = [l["kernel"] for l in report["layers"]]
         assert sum(k.endswith("_dsp") for k in kernels) == len(layers), kernels
-        y = run_firmware(project, xq)
+        y = run_nhwc(project, xq)
         np.testing.assert_array_equal(y.reshape(4, -1), reference, err_msg=f"{name} on {target_name}")

@@ -15,7 +15,7 @@ from mcucompile.build import build_from_graph, build_project
 from mcucompile.kernels.arm_dsp import channel_records, pointwise_order
 from mcucompile.kernels.arm_dsp_int8 import pack_matmul_int8, records_int8
 from mcucompile.project.fit import place
-from mcucompile.qemu import run_firmware
+from mcucompile.run import run_nhwc
 from mcucompile.targets import resolve
 
 from .firmware_tools import need
@@ -108,7 +108,7 @@ def test_dsp_int8_kernels_equal_numpy_reference(tmp_path, name, channels, size, 
         report = build_from_graph(graph, target, project, board, place(board), compile_firmware=True,
                                   kernels="arm-dsp-int8")
         assert [l["kernel"] for l in report["layers"] if "avgpool" not in l["kernel"]] == want
-        y = run_firmware(project, xq)
+        y = run_nhwc(project, xq)
         np.testing.assert_array_equal(y.reshape(4, -1), reference, err_msg=f"{name} on {target_name}")
 
 

@@ -287,7 +287,7 @@ def test_visual_wake_words_on_cortex_m55_equals_numpy_reference(tmp_path):
     from mcucompile.build import build_from_graph
     from mcucompile.compiler import compile_graph, quantize_input
     from mcucompile.project.fit import place
-    from mcucompile.qemu import run_firmware
+    from mcucompile.run import run_nhwc
     from mcucompile.quant.calibration import model_layout_to_nhwc
     from mcucompile.simulate import simulate_graph
     from mcucompile.targets import resolve
@@ -310,5 +310,5 @@ def test_visual_wake_words_on_cortex_m55_equals_numpy_reference(tmp_path):
     assert {layer["kernel"] for layer in report["layers"] if layer["op"] == "conv2d"} == \
         {"mcu_conv_small_s8_mve", "mcu_pwconv_s8_mve"}
     x_nhwc = model_layout_to_nhwc(x, graph.meta["input_shape"], graph.meta["input_layout"], "x")
-    y = run_firmware(tmp_path / "vww", quantize_input(graph, x_nhwc))
+    y = run_nhwc(tmp_path / "vww", quantize_input(graph, x_nhwc))
     np.testing.assert_array_equal(y.reshape(len(x), -1), reference)

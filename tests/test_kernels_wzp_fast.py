@@ -28,8 +28,8 @@ from mcucompile.kernels import KERNEL_SETS, REFERENCE, TABLE, arm_mve, ref, vari
 from mcucompile.kernels.arm_dsp import channel_records, pack_matmul, pointwise_order
 from mcucompile.kernels.arm_dsp_int8 import pack_matmul_int8, records_int8
 from mcucompile.project.fit import place
-from mcucompile.qemu import run_firmware
-from mcucompile.runner import run_project
+from mcucompile.run import run_nhwc
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 from mcucompile.targets import get_target, resolve
 
@@ -361,7 +361,7 @@ def test_uint8_networks_on_the_fast_kernels_equal_numpy_reference(tmp_path, name
         report = build_from_graph(graph, target, project, board, place(board), compile_firmware=True, kernels=kernels)
         chosen = [layer["kernel"] for layer in report["layers"] if layer["op"] != "avg_pool"]
         assert chosen == [_fast_kernel(layer, target_name, kernels) for layer in layers], (target_name, kernels)
-        y = run_firmware(project, xq)
+        y = run_nhwc(project, xq)
         np.testing.assert_array_equal(y.reshape(SAMPLES, -1), reference, err_msg=f"{name} on {target_name} {kernels}")
 
 
@@ -394,5 +394,5 @@ def test_imagenet_uint8_on_fast_kernels_equals_the_host_build(tmp_path, imagenet
     report = build_from_graph(compile_graph(IMAGENET), target, tmp_path / "p", board, placement,
                               compile_firmware=True)
     assert {layer["kernel"] for layer in report["layers"] if layer["macs"]} == fast
-    np.testing.assert_array_equal(run_firmware(tmp_path / "p", x), expected)
+    np.testing.assert_array_equal(run_nhwc(tmp_path / "p", x), expected)
     assert len({row.tobytes() for row in expected}) == len(x)

@@ -12,7 +12,7 @@ from mcucompile.codegen.lower import lower
 from mcucompile.compiler import compile_graph
 from mcucompile.memory import verify_plan
 from mcucompile.project.writer import write_project
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 from mcucompile.targets import get_target
 

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mcucompile import runner
+from mcucompile import run as runner
 from mcucompile.build import build_from_graph
 from mcucompile.cli import main
 from mcucompile.compiler import compile_graph
 from mcucompile.errors import DoesNotFit, McuCompileError
 from mcucompile.project import manifest, writer
 from mcucompile.project.fit import place
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 from mcucompile.targets import resolve
 

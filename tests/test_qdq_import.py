@@ -23,7 +23,7 @@ from mcucompile.build import build_project
 from mcucompile.compiler import compile_graph
 from mcucompile.errors import McuCompileError
 from mcucompile.reference import run_int8
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 
 from .firmware_tools import need

@@ -15,7 +15,7 @@ import pytest
 from mcucompile.build import build_from_graph
 from mcucompile.compiler import compile_graph, quantize_input
 from mcucompile.project.fit import place
-from mcucompile.qemu import profile, run_elf, run_firmware
+from mcucompile.run import profile, run_elf, run_nhwc
 from mcucompile.quant.calibration import model_layout_to_nhwc
 from mcucompile.simulate import simulate_graph
 from mcucompile.targets import get_board, resolve
@@ -67,11 +67,11 @@ def test_firmware_equals_numpy_reference(case, target):
     project, report = _build(case, target, target)
     ref = case["reference"].reshape(INPUTS, -1)
     # int8 inputs, as the caller quantized them
-    y = run_firmware(project, case["xq"])
+    y = run_nhwc(project, case["xq"])
     assert y.dtype == np.int8
     np.testing.assert_array_equal(y.reshape(INPUTS, -1), ref)
     # float inputs, quantized on the target by mcu_quantize_f32_s8
-    np.testing.assert_array_equal(run_firmware(project, case["x_nhwc"]).reshape(INPUTS, -1), ref)
+    np.testing.assert_array_equal(run_nhwc(project, case["x_nhwc"]).reshape(INPUTS, -1), ref)
     assert report["memory"]["flash_bytes"] > report["weights_bytes"]
 
 
@@ -108,7 +108,7 @@ def test_profile_is_deterministic(case):
 ])
 def test_placements_stay_bit_exact(case, target, placement):
     project, report = _build(case, target, f"{target}-placed", **placement)
-    np.testing.assert_array_equal(run_firmware(project, case["xq"]).reshape(INPUTS, -1),
+    np.testing.assert_array_equal(run_nhwc(project, case["xq"]).reshape(INPUTS, -1),
                                   case["reference"].reshape(INPUTS, -1))
     regions = report["memory"]["regions"]
     if "weights_in" in placement:

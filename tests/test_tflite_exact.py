@@ -18,7 +18,7 @@ import pytest
 
 from mcucompile.build import build_project
 from mcucompile.compiler import compile_graph
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 
 from .firmware_tools import need

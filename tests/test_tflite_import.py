@@ -28,7 +28,7 @@ from mcucompile.errors import McuCompileError, ModelLoadError
 from mcucompile.frontend import import_model
 from mcucompile.ops.mean import mean_params
 from mcucompile.reference import run_int8
-from mcucompile.runner import run_project
+from mcucompile.run import run_project
 from mcucompile.simulate import simulate_graph
 
 from . import cbuild

@@ -37,7 +37,7 @@ def _hwc(shape) -> tuple[int, int, int]:
 
 
 def _check(ctx) -> None:
-    if ctx.target.kind != "mcu":
+    if ctx.target.platform.name != "cortex-m":
         raise McuCompileError(f"--kernels {NAME} builds firmware only: choose a Cortex-M --target")
 
 

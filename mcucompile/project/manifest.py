@@ -16,9 +16,9 @@ replacing them would move the ground from under the user's shell.
 A project folder holds three kinds of file:
 - listed in the manifest: build's own. A rebuild replaces them all; one the new build does not
   write (another target's harness, say) is gone.
-- products (is_product): what make and `run` derive from those: build/**/*.o and *.d,
-  build/<name>.elf and .map, <name>_run, profile.json. A rebuild drops them, as they describe the
-  old sources.
+- products (is_product): what make, cmake and `run` derive from those: everything under build/
+  (objects, the ELF and map, a Cortex-A project's CMake build tree), <name>_run, profile.json. A
+  rebuild drops them, as they describe the old sources.
 - anything else is the user's. A rebuild keeps it untouched (the same file, carried over as a hard
   link) and says so. Kept rather than refused because the project folder is where a user naturally
   puts what comes of it (`run --output out/y.npy`, notes): a careful user expects `build` to update
@@ -51,12 +51,10 @@ def _digest(path: Path) -> dict:
 
 
 def is_product(rel: str, name: str) -> bool:
-    """Whether the project-relative posix path REL is something make or `run` derives (see above)."""
+    """Whether the project-relative posix path REL is something make, cmake or `run` derives (see above)."""
     if rel in (f"{name}_run", "profile.json"):
         return True
-    path = PurePosixPath(rel)
-    return path.parts[0] == "build" and (path.suffix in (".o", ".d") or rel in (f"build/{name}.elf",
-                                                                                 f"build/{name}.map"))
+    return PurePosixPath(rel).parts[0] == "build"
 
 
 def entries(folder: Path) -> list[str]:

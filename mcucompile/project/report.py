@@ -17,6 +17,7 @@ def build_report(program: Program, target) -> dict:
         "model": program.name,
         "source": graph.meta.get("source_name"),
         "target": target.name,
+        "platform": target.platform.name,
         "macs": sum(layer.macs for layer in program.layers),
         "params": int(sum(a.data.size for a in program.arrays if a.name.endswith(("_weights", "_bias")))),
         "weights_bytes": program.weights_bytes,

@@ -1,8 +1,11 @@
 """Write a project folder: the model's sources, the runtime files it calls, build files, report.
 
-A host project gets main.c and a Makefile for the native compiler; a firmware project (a Cortex-M
-target) gets the harness, linker script and build files of project/firmware.py, and its report
-says where every byte goes on the board (fit.estimate), checked before anything is written.
+Every project holds the model (model.c, model.h, model_weights.c, runtime/) and report.json; what
+else it gets is its target's platform's (targets.Platform.project, PROJECTS below): a host project a
+runner and a Makefile for the native compiler (host.py); a Cortex-M firmware project the harness,
+linker script and build files of firmware.py, its report saying where every byte goes on the board
+(fit.estimate), checked before anything is written; a Linux (Cortex-A) project a cross-compiling
+CMake project with a runner executable (linux.py).
 
 A project is written as one step (staged_project): into a fresh folder beside its destination
 (the same file system), which gets the manifest last (manifest.py), the user's own files of the
@@ -25,8 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator
 
-from .. import __version__
-from ..codegen.emit import model_interface, render_model
+from ..codegen.emit import render_model
 from ..codegen.env import make_env
 from ..codegen.program import Program
 from ..errors import McuCompileError
@@ -35,7 +37,13 @@ from ..inspect import memory_summary, write_memory_plot
 from . import manifest
 from .firmware import render_firmware
 from .fit import Placement, check_fit, place
+from .host import render_host
+from .linux import render_linux
 from .report import build_report
+
+# Platform.project -> the writer of that kind of project's own files: (program, target, board,
+# placement, runtime file names) -> {relative path: text}.
+PROJECTS = {"host": render_host, "firmware": render_firmware, "linux": render_linux}
 
 
 def runtime_sources(program: Program) -> list[str]:
@@ -62,7 +70,7 @@ def write_files(program: Program, out_dir: Path, target, board=None, placement: 
     (DoesNotFit) a model the board cannot hold."""
     out_dir = Path(out_dir)
     usage = None
-    if target.kind == "mcu":
+    if target.platform.on_board:
         placement = placement or place(board)
         usage = check_fit(program, board, placement)
     for name, text in render_model(program, alignment=target.alignment).items():
@@ -73,23 +81,16 @@ def write_files(program: Program, out_dir: Path, target, board=None, placement: 
         _write(out_dir / "runtime" / "include" / header.name, header.read_text())
     for path in program.runtime_sources:
         _write(out_dir / "runtime" / "src" / Path(path).name, (runtime / path).read_text())
-    env = make_env()
-    ctx = dict(name=program.name, NAME=program.name.upper(), version=__version__, runtime_sources=sources,
-               io=model_interface(program))
-    if target.kind == "host":
-        _write(out_dir / "main.c", env.get_template("host/main.c.j2").render(ctx))
-        _write(out_dir / "Makefile", env.get_template("host/Makefile.j2").render(ctx))
-    else:
-        for path, text in render_firmware(program, target, board, placement, sources).items():
-            _write(out_dir / path, text)
+    for path, text in PROJECTS[target.platform.project](program, target, board, placement, sources).items():
+        _write(out_dir / path, text)
     report = build_report(program, target)
-    if target.kind == "mcu":
+    if target.platform.on_board:
         report["board"] = board.name
         report["qemu_machine"] = board.qemu_machine
         report["placement"] = placement.to_dict()
         report["memory_estimate"] = usage
     write_report(out_dir, report)
-    _write_human_report(program, report, out_dir, env)
+    _write_human_report(program, report, out_dir, make_env())
     return report
 
 

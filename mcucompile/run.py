@@ -1,0 +1,435 @@
+"""`mcucompile run`: compile a generated project and run it on inputs in the model's own layout.
+
+Where and how a project runs is its target's platform's (targets.Platform): the compiler that
+builds it (COMPILERS below), the runner that executes it (RUNNERS) and the counter `--profile`
+reads. Every runner takes N inputs back to back in one process, from one file, and returns the N
+outputs and what the program printed:
+
+* native (host): `<name>_run [-f | -m] input.bin output.bin`, built with make;
+* qemu-system (Cortex-M firmware): the ELF in QEMU's model of the board, its main.c reading and
+  writing the files through semihosting, paths relative to QEMU's working directory:
+
+      qemu-system-arm -M <machine> -display none -monitor none -serial none -icount shift=0 \\
+          -semihosting-config enable=on,target=native,arg=model.elf,arg=-f,arg=input.bin,arg=output.bin \\
+          -kernel /abs/project/build/model.elf
+
+  `-icount shift=0` advances virtual time exactly 1 ns per executed instruction, so the SysTick
+  counts main.c reads per layer are the same on every run, whatever the host's load. Their
+  resolution is one SysTick tick (40 instructions on mps2-an386/an500, 50 on an505, 31.25 on an547).
+  The exit status is main()'s; 255 is a CPU fault (startup.c prints CFSR/HFSR);
+* qemu-user (Cortex-A, AArch64 Linux): the statically linked runner under `qemu-aarch64 -cpu <core>`
+  (natively on an AArch64 machine), built with CMake; for `--profile`, with our TCG plugin
+  (runtime_c/tools/mcu_icount_plugin.c) counting the instructions between the runner's per-layer
+  marker instructions, exactly.
+
+QEMU models no caches or pipelines: every profile counts executed instructions, never cycles (on a
+real Cortex-M board the firmware reads DWT->CYCCNT: cycles).
+
+    y = run_project(project, x)                       # outputs in the model's layout
+    y, prof = run_project(project, x, profile=True)   # and {"layers": [...], "total_...": ...}
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform as host_platform
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import McuCompileError
+from .inputs import model_layout_to_nhwc
+from .project.firmware import counter, qemu_base_command
+from .project.manifest import check_intact
+from .resources import runtime_dir
+from .targets import get_board, get_target
+from .toolchain import make, memory_use, require
+
+__all__ = ["compile_project", "execute", "format_profile", "read_report", "run_elf", "run_project"]
+
+# What every reader of report.json takes from it.
+REPORT_KEYS = ("model", "target", "macs", "input", "output", "layers")
+# Reference kernels execute ~10-20 instructions per MAC; QEMU runs a few hundred million a second.
+SECONDS_PER_MAC = 1e-7
+MIN_TIMEOUT = 60.0
+FIRMWARE_EXITS = {2: "bad command line or file", 3: "an inference failed", 0xEE: "an unexpected interrupt",
+                  0xFF: "a CPU fault"}
+
+
+def read_report(project: Path) -> dict:
+    path = Path(project) / "report.json"
+    if not path.is_file():
+        raise McuCompileError(f"{project}: not a project written by `mcucompile build` (no report.json)")
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise McuCompileError(f"{path}: cannot be read ({exc}); rebuild the project") from None
+    if not isinstance(report, dict):
+        raise McuCompileError(f"{path}: damaged (not a JSON object); rebuild the project")
+    missing = [key for key in REPORT_KEYS if key not in report]
+    if missing:
+        raise McuCompileError(f"{path}: damaged (no {missing[0]!r}); rebuild the project")
+    return report
+
+
+def _platform(report: dict):
+    return get_target(report["target"]).platform
+
+
+# -- compiling -------------------------------------------------------------------------------------
+
+def elf_path(project: Path, report: dict) -> Path:
+    return Path(project) / "build" / f"{report['model']}.elf"
+
+
+def _compile_host(project: Path, report: dict) -> dict:
+    make(project)
+    return report
+
+
+def _compile_firmware(project: Path, report: dict) -> dict:
+    """make the firmware; the report gains the linked ELF's bytes per region (`memory`, `flash_bytes`,
+    `ram_bytes`). report.json itself is left alone: the manifest lists it, and `build`, which compiles
+    before it writes the manifest, records these figures there itself."""
+    make(project)
+    memory = memory_use(elf_path(project, report), get_board(report["board"]))
+    return dict(report, memory=memory, flash_bytes=memory["flash_bytes"], ram_bytes=memory["ram_bytes"])
+
+
+def _compile_linux(project: Path, report: dict) -> dict:
+    """cmake configure (once) and build, into PROJECT/build; natively on an AArch64 machine."""
+    require("cmake", f"to build {project}")
+    build = Path(project) / "build"
+    if not (build / "CMakeCache.txt").is_file():
+        toolchain = [] if _native_aarch64() else [f"-DCMAKE_TOOLCHAIN_FILE={Path(project).resolve()}/"
+                                                  "aarch64-linux-gnu.cmake"]
+        _cmake(project, ["-S", str(project), "-B", str(build), *toolchain])
+    _cmake(project, ["--build", str(build)])
+    return report
+
+
+def _cmake(project: Path, args: list[str]) -> None:
+    result = subprocess.run(["cmake", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()] or lines or ["(no output)"]
+        raise McuCompileError(f"{project}: cmake failed: {errors[0].strip()[:300]}")
+
+
+# Platform.project -> how its project is compiled: (project, report) -> the report (with what it linked).
+COMPILERS = {"host": _compile_host, "firmware": _compile_firmware, "linux": _compile_linux}
+
+
+def compile_project(project: Path) -> dict:
+    """Compile PROJECT with its platform's compiler; return its report, with the linked figures a
+    firmware has."""
+    project = Path(project)
+    report = read_report(project)
+    target = get_target(report["target"])
+    require(target.platform.compiler, f"to build {project} for {target.name} (Debian/Ubuntu: apt-get install "
+                                      f"{target.platform.install})")
+    return COMPILERS[target.platform.project](project, report)
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+@dataclass
+class ProgramRun:
+    outputs: np.ndarray  # [N, *output shape[1:]] (NHWC), in the type the run was asked for
+    profile: dict | None  # see the parse_* functions below; None unless asked for
+    console: str  # what the program printed
+
+
+def _timeout(report: dict, n: int) -> float:
+    return MIN_TIMEOUT + n * report["macs"] * SECONDS_PER_MAC
+
+
+def _check_batch(project: Path, report: dict, x: np.ndarray, model_layout: bool = False) -> np.ndarray:
+    shape = report["input"]["model_shape" if model_layout else "shape_nhwc"][1:]
+    x = np.asarray(x)
+    if x.ndim == len(shape):
+        x = x[None]
+    if list(x.shape[1:]) != list(shape):
+        raise McuCompileError(f"inputs of shape {list(x.shape)}: {project} takes [N, {', '.join(map(str, shape))}]"
+                              f"{'' if model_layout else ' (NHWC)'}")
+    if len(x) == 0:
+        raise McuCompileError("no inputs to run")
+    return x
+
+
+def _outputs(project: Path, raw: bytes, n: int, dtype, shape) -> np.ndarray:
+    expected = n * int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if len(raw) != expected:
+        raise McuCompileError(f"{project}: the program wrote {len(raw)} output bytes, not {expected}")
+    return np.frombuffer(raw, dtype=dtype).reshape([n] + list(shape))
+
+
+def _run_native(project: Path, report: dict, x: np.ndarray, flag: str | None, out_dtype, out_shape,
+                profile: bool) -> ProgramRun:
+    if profile:
+        raise McuCompileError(f"{project}: --profile needs a target with a counter (a cortex-m or cortex-a build)")
+    command = [str(Path(project).resolve() / f"{report['model']}_run")]
+    console, raw = _run_with_files(project, command, flag, x, _timeout(report, len(x)))
+    return ProgramRun(_outputs(project, raw, len(x), out_dtype, out_shape), None, console)
+
+
+def _run_with_files(project: Path, command: list[str], flag: str | None, x: np.ndarray,
+                    timeout: float) -> tuple[str, bytes]:
+    """Run COMMAND [flag] INPUT OUTPUT on x, the files in a temporary folder; (console, output bytes)."""
+    with tempfile.TemporaryDirectory(prefix="mcucompile-run-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "input.bin").write_bytes(np.ascontiguousarray(x).tobytes())
+        args = ([flag] if flag else []) + [str(tmp / "input.bin"), str(tmp / "output.bin")]
+        try:
+            result = subprocess.run(command + args, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise McuCompileError(f"{project}: the model run still runs after {timeout:.0f} s") from None
+        console = result.stderr + result.stdout
+        if result.returncode != 0:
+            last = [line for line in console.splitlines() if line.strip()][-1:] or ["(no output)"]
+            raise McuCompileError(f"{project}: the model run failed (exit {result.returncode}): {last[0].strip()[:200]}")
+        raw = (tmp / "output.bin").read_bytes() if (tmp / "output.bin").exists() else b""
+        return console, raw
+
+
+def qemu_command(board, elf: Path, args: list[str]) -> list[str]:
+    """The QEMU command line running `elf` with semihosting arguments `args` (argv[1:] of main.c)."""
+    if not board.is_qemu:
+        raise McuCompileError(f"board {board.name} is real hardware and does not run in QEMU; build for "
+                              f"--target {board.cpu} (its default board is a QEMU machine) to run it here")
+    for a in args:
+        if "," in a or " " in a:
+            raise McuCompileError(f"semihosting argument {a!r}: QEMU cannot pass commas or spaces")
+    semihosting = ",".join(["enable=on", "target=native", f"arg={elf.name}"] + [f"arg={a}" for a in args])
+    return qemu_base_command(board) + ["-semihosting-config", semihosting, "-kernel", str(elf.resolve())]
+
+
+def run_elf(board, elf: Path, args: list[str], cwd: Path, timeout: float) -> str:
+    """Run a firmware image to its exit in QEMU; return what it printed. A non-zero exit is a McuCompileError."""
+    require("qemu-system-arm", "to run firmware (Debian/Ubuntu: apt-get install qemu-system-arm)")
+    try:
+        result = subprocess.run(qemu_command(board, elf, args), cwd=cwd, capture_output=True, text=True,
+                                timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise McuCompileError(f"{elf}: still running in QEMU ({board.qemu_machine}) after {timeout:.0f} s") from None
+    console = result.stderr + result.stdout
+    if result.returncode != 0:
+        meaning = FIRMWARE_EXITS.get(result.returncode, "")
+        last = [line for line in console.splitlines() if line.strip()][-1:] or ["(no output)"]
+        raise McuCompileError(f"{elf}: exit status {result.returncode} in QEMU {board.qemu_machine}"
+                              f"{' (' + meaning + ')' if meaning else ''}: {last[0].strip()[:200]}")
+    return console
+
+
+def _run_qemu_system(project: Path, report: dict, x: np.ndarray, flag: str | None, out_dtype, out_shape,
+                     profile: bool) -> ProgramRun:
+    board = get_board(report["board"])
+    elf = elf_path(project, report)
+    with tempfile.TemporaryDirectory(prefix="mcucompile-qemu-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "input.bin").write_bytes(np.ascontiguousarray(x).tobytes())
+        console = run_elf(board, elf, ([flag] if flag else []) + ["input.bin", "output.bin"], tmp,
+                          _timeout(report, len(x)))
+        raw = (tmp / "output.bin").read_bytes() if (tmp / "output.bin").exists() else b""
+    outputs = _outputs(project, raw, len(x), out_dtype, out_shape)
+    return ProgramRun(outputs, parse_firmware_profile(console, report) if profile else None, console)
+
+
+def _native_aarch64() -> bool:
+    return host_platform.machine() in ("aarch64", "arm64")
+
+
+def _run_qemu_user(project: Path, report: dict, x: np.ndarray, flag: str | None, out_dtype, out_shape,
+                   profile: bool) -> ProgramRun:
+    target = get_target(report["target"])
+    runner = Path(project).resolve() / "build" / f"{report['model']}_run"
+    with tempfile.TemporaryDirectory(prefix="mcucompile-counts-") as counts_dir:
+        counts = Path(counts_dir) / "counts.txt"
+        if _native_aarch64() and not profile:
+            command = [str(runner)]
+        else:
+            require("qemu-aarch64", f"to run {project} (Debian/Ubuntu: apt-get install qemu-user)")
+            command = ["qemu-aarch64", "-cpu", target.qemu_cpu]
+            if profile:
+                command += ["-plugin", f"{icount_plugin()},out={counts}"]
+            command.append(str(runner))
+        console, raw = _run_with_files(project, command, flag, x, _timeout(report, len(x)))
+        prof = parse_plugin_profile(counts.read_text() if counts.exists() else "", report, len(x)) if profile else None
+    return ProgramRun(_outputs(project, raw, len(x), out_dtype, out_shape), prof, console)
+
+
+# Platform.runner -> how the compiled program runs: (project, report, inputs, flag, output dtype,
+# output shape, profile) -> ProgramRun.
+RUNNERS = {"native": _run_native, "qemu-system": _run_qemu_system, "qemu-user": _run_qemu_user}
+
+
+def execute(project: Path, x: np.ndarray, profile: bool = False, model_interface: bool = False) -> ProgramRun:
+    """Compile PROJECT and run it on x: [N, H, W, C] int8, or float32 that the program quantizes
+    (<name>_quantize_input); with model_interface, x and the outputs in the model's own types and
+    layouts (<name>_run)."""
+    project = Path(project)
+    report = compile_project(project)
+    out = report["output"]
+    x = _check_batch(project, report, x, model_layout=model_interface)
+    if model_interface:
+        flag, out_dtype, out_shape = "-m", np.dtype(out["dtype"]), out["model_shape"][1:]
+        x = x.astype({"float32": np.float32, "int8": np.int8, "uint8": np.uint8}[report["input"]["dtype"]])
+    else:
+        is_float = x.dtype != np.int8
+        flag, out_dtype, out_shape = ("-f" if is_float else None), np.int8, out["shape"][1:]
+        x = x.astype(np.float32) if is_float else x
+    return RUNNERS[_platform(report).runner](project, report, x, flag, out_dtype, out_shape, profile)
+
+
+def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input",
+                profile: bool = False) -> np.ndarray | tuple[np.ndarray, dict]:
+    """Outputs in the model's layout (int8 if raw, else dequantized float); with profile=True also
+    the per-layer profile. Only an intact project runs (manifest.check_intact)."""
+    project = Path(project)
+    check_intact(project)
+    report = read_report(project)
+    inp, out = report["input"], report["output"]
+    x = model_layout_to_nhwc(x, inp["model_shape"], inp["model_layout"], what, inp.get("dtype", "float32"))
+    if not raw and not profile and x.dtype == np.float32 and out.get("dtype") == "float32" \
+            and inp.get("dtype") == "float32" and _platform(report).model_interface_runner:
+        # A float model's float interface: the generated <name>_run converts both ways, in the
+        # model's own layouts, so that path of the C API is what runs.
+        model_x = x.transpose(0, 3, 1, 2) if inp["model_layout"] == "NCHW" else x
+        return execute(project, model_x, model_interface=True).outputs
+    result = execute(project, x, profile=profile)
+    y = result.outputs
+    if not raw:
+        y = (np.float32(out["scale"]) * (y.astype(np.float32) - np.float32(out["zero_point"]))).astype(np.float32)
+    y = y.transpose(0, 3, 1, 2) if out["model_layout"] == "NCHW" else y
+    return (y, result.profile) if profile else y
+
+
+# -- the instruction-counting plugin of qemu-user ------------------------------------------------------
+
+def plugin_header() -> Path | None:
+    """QEMU's qemu-plugin.h, which no Debian binary package ships: examples/setup.sh takes it from the
+    qemu source package into this cache (MCUCOMPILE_QEMU_PLUGIN_H names another one)."""
+    given = os.environ.get("MCUCOMPILE_QEMU_PLUGIN_H")
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mcucompile" / "qemu-plugin.h"
+    for candidate in ([Path(given)] if given else []) + [cache, Path("/usr/include/qemu/qemu-plugin.h")]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def icount_plugin() -> Path:
+    """The plugin, compiled once per source and header into the temporary folder; its path."""
+    header = plugin_header()
+    if header is None:
+        raise McuCompileError("run --profile on a Cortex-A target needs QEMU's qemu-plugin.h, to build the "
+                              "instruction-counting plugin: `bash examples/setup.sh` fetches it (or set "
+                              "MCUCOMPILE_QEMU_PLUGIN_H)")
+    source = runtime_dir() / "tools" / "mcu_icount_plugin.c"
+    key = hashlib.sha256(source.read_bytes() + header.read_bytes()).hexdigest()[:16]
+    library = Path(tempfile.gettempdir()) / "mcucompile-plugin" / key / "libmcu_icount.so"
+    if not library.is_file():
+        require("gcc", "to build the instruction-counting plugin")
+        library.parent.mkdir(parents=True, exist_ok=True)
+        partial = library.with_suffix(f".{os.getpid()}.partial")
+        result = subprocess.run(["gcc", "-O2", "-shared", "-fPIC", f"-I{header.parent}", "-o", str(partial),
+                                 str(source)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise McuCompileError(f"the QEMU plugin does not build against {header}: "
+                                  f"{(result.stderr.strip().splitlines() or ['?'])[0][:200]}")
+        os.replace(partial, library)  # atomic: a parallel run sees the whole library or none
+    return library
+
+
+# -- profiles --------------------------------------------------------------------------------------
+
+_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\S+)\s\s(.*)$")
+_SUM = re.compile(r"^\s*(total|invoke)\s+(\d+)\s")
+_HEAD = re.compile(r"^profile: \S+, (\d+) layers, mean of (\d+) inference")
+
+
+def _profile(report: dict, unit: str, method: str, inferences: int, per_layer: list[int], total: int,
+             invoke: int, **where) -> dict:
+    layers = [{"index": layer["index"], "name": layer["name"], "kernel": layer["kernel"], "macs": layer["macs"],
+               unit: value} for layer, value in zip(report["layers"], per_layer)]
+    return {"model": report["model"], "target": report["target"], **where, "unit": unit, "method": method,
+            "inferences": inferences, "layers": layers, f"total_{unit}": total, f"invoke_{unit}": invoke,
+            "macs": report["macs"]}
+
+
+def parse_firmware_profile(console: str, report: dict) -> dict:
+    """The table the firmware's main.c prints, with each layer's MACs from the report."""
+    lines = console.splitlines()
+    heads = [i for i, line in enumerate(lines) if _HEAD.match(line)]
+    if not heads:
+        raise McuCompileError("the firmware printed no profile (built without MCU_PROFILE?)")
+    head = _HEAD.match(lines[heads[-1]])
+    count, inferences = int(head.group(1)), int(head.group(2))
+    rows, sums = {}, {}
+    for line in lines[heads[-1] + 1:]:
+        if m := _ROW.match(line):
+            rows[int(m.group(1))] = (int(m.group(2)), m.group(3))
+        elif m := _SUM.match(line):
+            sums[m.group(1)] = int(m.group(2))
+    layers = report["layers"]
+    if count != len(layers) or sorted(rows) != list(range(len(layers))) or set(sums) != {"total", "invoke"}:
+        raise McuCompileError(f"the firmware's profile table does not match report.json ({len(layers)} layers)")
+    for layer in layers:
+        if rows[layer["index"]][1] != layer["kernel"]:
+            raise McuCompileError(f"profile layer {layer['index']}: kernel {rows[layer['index']][1]}, "
+                                  f"report.json says {layer['kernel']}")
+    board = get_board(report["board"])
+    c = counter(board)
+    method = (f"SysTick at {c['hz'] / 1e6:g} MHz under QEMU {board.qemu_machine} -icount shift=0 "
+              f"(1 tick = {c['per_tick']:g} instructions); mean per inference; each layer includes its call "
+              "and one counter read") if c["kind"] == "systick" else "DWT->CYCCNT; mean per inference"
+    return _profile(report, c["unit"], method, inferences, [rows[layer["index"]][0] for layer in layers],
+                    sums["total"], sums["invoke"], board=report["board"])
+
+
+def parse_plugin_profile(counts: str, report: dict, inferences: int) -> dict:
+    """The plugin's counts ("layer N" per layer and inference, "invoke N" per inference, in order) as
+    the mean executed instructions per layer and per inference."""
+    layer_counts = [int(line.split()[1]) for line in counts.splitlines() if line.startswith("layer ")]
+    invoke_counts = [int(line.split()[1]) for line in counts.splitlines() if line.startswith("invoke ")]
+    n = len(report["layers"])
+    if len(layer_counts) != n * inferences or len(invoke_counts) != inferences:
+        raise McuCompileError(f"the instruction-counting plugin saw {len(layer_counts)} layers and "
+                              f"{len(invoke_counts)} inferences, not {n} x {inferences} and {inferences}")
+    per_layer = np.asarray(layer_counts, np.int64).reshape(inferences, n).mean(axis=0)
+    means = [int(round(v)) for v in per_layer]
+    target = get_target(report["target"])
+    method = (f"exact count of executed instructions by a QEMU TCG plugin, qemu-aarch64 -cpu {target.qemu_cpu}; "
+              "mean per inference; each layer includes its call")
+    return _profile(report, "instructions", method, inferences, means, sum(means),
+                    int(round(float(np.mean(invoke_counts)))))
+
+
+def format_profile(prof: dict) -> str:
+    """The profile as a table for people: one row per layer, with MACs and the unit per MAC."""
+    unit = prof["unit"]
+    rows = [f"{'layer':>5}  {unit:>12}  {'MACs':>10}  {'per MAC':>7}  {'kernel':<20}  name"]
+    for layer in prof["layers"]:
+        n, macs = layer[unit], layer["macs"]
+        per = f"{n / macs:7.2f}" if macs else f"{'-':>7}"
+        rows.append(f"{layer['index']:>5}  {n:>12,}  {macs:>10,}  {per}  {layer['kernel']:<20}  {layer['name']}")
+    total, macs = prof[f"total_{unit}"], prof["macs"]
+    rows.append(f"{'total':>5}  {total:>12,}  {macs:>10,}  {total / macs if macs else 0:7.2f}  (sum of layers)")
+    rows.append(f"{'call':>5}  {prof[f'invoke_{unit}']:>12,}  {'':>10}  {'':>7}  (whole {prof['model']}_invoke)")
+    rows.append(f"{unit} per inference, mean of {prof['inferences']}: {prof['method']}")
+    return "\n".join(rows)
+
+
+def run_nhwc(project: Path, x: np.ndarray) -> np.ndarray:
+    """int8 outputs [N, ...] (NHWC) of PROJECT for inputs x [N, H, W, C] (int8, or float32 quantized by
+    the program), on any platform."""
+    return execute(project, x).outputs
+
+
+def profile(project: Path, x: np.ndarray) -> dict:
+    """The per-layer profile (mean per inference over x [N, H, W, C]) of PROJECT on a platform with a counter."""
+    return execute(project, x, profile=True).profile
