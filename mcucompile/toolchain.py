@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import DoesNotFit, McuCompileError
 
-ARM_GCC = "arm-none-eabi-gcc"
+# The firmware platform's binutils: what its linked ELF holds per board region.
 ARM_OBJDUMP = "arm-none-eabi-objdump"
 
 
