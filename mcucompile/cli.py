@@ -130,8 +130,9 @@ io_in_arena_option = click.option("--io-in-arena", is_flag=True,
 kernels_option = click.option("--kernels", default="auto", show_default=True, metavar="SET",
                                help="Kernel set: 'auto' (the fastest variant the target's ISA allows), 'ref' "
                                     "(the portable C reference everywhere), a family ('arm-dsp', 'arm-dsp-int8' "
-                                    "with int8 weights in flash, 'mve') with the reference where it has no variant, or 'cmsis-nn' (Arm's CMSIS-NN from the "
-                                    "checkout named by CMSIS_NN_PATH).")
+                                    "with int8 weights in flash, 'mve'; 'neon', 'neon-dotprod' on Cortex-A) with the reference "
+                                    "where it has no variant, or 'cmsis-nn' (Arm's CMSIS-NN from the checkout named by "
+                                    "CMSIS_NN_PATH).")
 stack_option = click.option("--stack", "stack_bytes", default=None, type=int,
                             help=f"Firmware stack in bytes (counted in the RAM fit check; default {DEFAULT_STACK_BYTES}).")
 

@@ -47,6 +47,9 @@ def test_vww_shape_is_byte_identical_under_qemu_aarch64(vww, target, tmp_path):
     np.testing.assert_array_equal(run_project(tmp_path / "p", x), simulate_graph(graph, x))
     report = json.loads((tmp_path / "p" / "report.json").read_text())
     assert report["platform"] == "linux-aarch64" and report["target"] == target
+    family = "sdot" if target == "cortex-a76" else "neon"
+    assert {f"mcu_pwconv_s8_{family}", f"mcu_conv_small_s8_{family}", "mcu_dwconv3x3_s8_neon",
+            "mcu_avgpool_s8_neon"} <= set(report["kernels"])
 
 
 @pytest.mark.parametrize("target", ["cortex-a72", "cortex-a76"])

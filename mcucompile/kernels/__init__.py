@@ -14,21 +14,24 @@ from typing import Protocol
 
 from ..errors import McuCompileError
 from ..ir import Graph, Node
-from . import arm_dsp, arm_dsp_int8, arm_mve, cmsis_nn, ref, wzp
+from . import arm_dsp, arm_dsp_int8, arm_mve, cmsis_nn, neon, ref, wzp
 
 # Choices for `--kernels` -> the variant names they allow besides the reference ones (REFERENCE).
-# "auto" takes the best variant the target's ISA allows (each variant's `applies` checks the ISA);
+# "auto" takes the families its target lists (targets.Target.kernel_families, data), the best
+# variant first (each variant's `applies` also checks the ISA and the layer);
 # "ref" forces the portable reference everywhere (for comparisons); a family's name takes only that
 # family's variants and the reference (e.g. the DSP path on a Helium core). "arm-dsp-int8" (int8
 # weights in flash) and "cmsis-nn" (a library of the user's) are never chosen by "auto"; build.py
 # falls back to "arm-dsp-int8" where the "auto" layout does not fit the board.
 KERNEL_SETS = {
-    "auto": ("mve", "arm-dsp"),
+    "auto": None,  # the target's own families (Target.kernel_families)
     "ref": (),
     "arm-dsp": ("arm-dsp",),
     "mve": ("mve",),
     "cmsis-nn": ("cmsis-nn",),
     "arm-dsp-int8": ("arm-dsp-int8",),
+    "neon": ("neon",),  # baseline Armv8-A NEON, also on a core with the dot product
+    "neon-dotprod": ("neon-dotprod", "neon"),  # SDOT where a kernel has it, NEON for the rest
 }
 # The portable C99 kernels: every --kernels choice may use them.
 REFERENCE = ("wzp-ref", "ref")
@@ -36,7 +39,9 @@ REFERENCE = ("wzp-ref", "ref")
 # than silently replaced by the reference.
 FAMILY_NEEDS = {"mve": ("mve", "Helium (cortex-m55)"),
                 "arm-dsp": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)"),
-                "arm-dsp-int8": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)")}
+                "arm-dsp-int8": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)"),
+                "neon": ("neon", "AArch64 NEON (cortex-a53, a72, a76)"),
+                "neon-dotprod": ("dotprod", "the dot-product extension (cortex-a76)")}
 
 
 @dataclass
@@ -65,21 +70,25 @@ class Variant(Protocol):
     def build(self, ctx: LayerContext): ...  # -> codegen.lower.Layer
 
 
-# op -> (name, variant), tried in this order. Helium before the DSP extension (a Cortex-M55 has
-# both); the DSP families before CMSIS-NN; the weight-zero-point reference before the plain one,
+# op -> (name, variant), tried in this order. The Cortex-A families first (their targets have none of
+# the Cortex-M ISA features, nor the reverse), SDOT before baseline NEON; Helium before the DSP
+# extension (a Cortex-M55 has both); the DSP families before CMSIS-NN; the weight-zero-point reference before the plain one,
 # which ignores a weight zero point. The fast variants take layers with a weight zero point too
 # (uint8 models) where they can compute them exactly, and refuse the rest.
 TABLE: dict[str, list[tuple[str, Variant]]] = {
-    "conv2d": [("mve", arm_mve.Conv()), ("arm-dsp", arm_dsp.Conv()), ("arm-dsp-int8", arm_dsp_int8.Conv()),
+    "conv2d": [("neon-dotprod", neon.Conv(dotprod=True)), ("neon", neon.Conv(dotprod=False)),
+               ("mve", arm_mve.Conv()), ("arm-dsp", arm_dsp.Conv()), ("arm-dsp-int8", arm_dsp_int8.Conv()),
                ("cmsis-nn", cmsis_nn.ConvLike()), ("wzp-ref", wzp.Conv()), ("ref", ref.Conv())],
-    "depthwise_conv2d": [("mve", arm_mve.Depthwise()), ("arm-dsp", arm_dsp.Depthwise()),
+    "depthwise_conv2d": [("neon", neon.Depthwise()), ("mve", arm_mve.Depthwise()), ("arm-dsp", arm_dsp.Depthwise()),
                          ("arm-dsp-int8", arm_dsp.Depthwise()),  # the int16 kernel (see arm_dsp_int8.py)
                          ("cmsis-nn", cmsis_nn.ConvLike()),
                          ("wzp-ref", wzp.Depthwise()), ("ref", ref.Depthwise())],
-    "fully_connected": [("mve", arm_mve.FullyConnected()), ("arm-dsp", arm_dsp.FullyConnected()),
-                        ("arm-dsp-int8", arm_dsp_int8.FullyConnected()), ("cmsis-nn", cmsis_nn.FullyConnected()),
+    "fully_connected": [("neon-dotprod", neon.FullyConnected(dotprod=True)),
+                        ("neon", neon.FullyConnected(dotprod=False)), ("mve", arm_mve.FullyConnected()),
+                        ("arm-dsp", arm_dsp.FullyConnected()), ("arm-dsp-int8", arm_dsp_int8.FullyConnected()), ("cmsis-nn", cmsis_nn.FullyConnected()),
                         ("wzp-ref", wzp.FullyConnected()), ("ref", ref.FullyConnected())],
-    "avg_pool": [("cmsis-nn", cmsis_nn.AvgPool()), ("wzp-ref", wzp.AvgPoolHalfUp()), ("ref", ref.AvgPool())],
+    "avg_pool": [("neon", neon.AvgPool()), ("cmsis-nn", cmsis_nn.AvgPool()), ("wzp-ref", wzp.AvgPoolHalfUp()),
+                 ("ref", ref.AvgPool())],
     "softmax": [("cmsis-nn", cmsis_nn.Softmax()), ("ref", ref.Softmax())],
 }
 
@@ -97,7 +106,8 @@ def select(ctx: LayerContext):
     if ctx.kernels in FAMILY_NEEDS and not ctx.target.has(FAMILY_NEEDS[ctx.kernels][0]):
         raise McuCompileError(f"--kernels {ctx.kernels} needs {FAMILY_NEEDS[ctx.kernels][1]}; target "
                               f"{ctx.target.name} has no such kernels (use --kernels auto or ref)")
-    allowed = KERNEL_SETS[ctx.kernels] + REFERENCE
+    families = ctx.target.kernel_families if ctx.kernels == "auto" else KERNEL_SETS[ctx.kernels]
+    allowed = tuple(families) + REFERENCE
     for name, variant in variants(ctx.node.op):
         if name in allowed and variant.applies(ctx):
             return variant.build(ctx)

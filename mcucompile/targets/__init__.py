@@ -1,7 +1,7 @@
 """Targets as data: what a build for each one needs to know.
 
-A target is a CPU: its compiler flags, the ISA features kernel selection looks at (kernels/), and
-the platform it runs on. A platform is what a project for a group of targets is: the compiler that
+A target is a CPU: its compiler flags, the ISA features its kernel variants check, the kernel
+families `--kernels auto` uses on it (kernels/), and the platform it runs on. A platform is what a project for a group of targets is: the compiler that
 builds it, which project files are written (project/), how `mcucompile run` executes it and what
 `run --profile` counts (run.py). Adding a target is an entry here plus its kernels; adding a kind of
 project is a Platform, its writer and its runner. A Cortex-M target also has a board (boards.py):
@@ -59,33 +59,37 @@ class Target:
     features: frozenset[str] = frozenset()
     default_board: str | None = None
     qemu_cpu: str | None = None  # the `-cpu` of qemu-user, for a platform run under it
+    # The kernel families `--kernels auto` uses on it, best first (kernels/__init__.py); the
+    # portable reference takes whatever they leave.
+    kernel_families: tuple[str, ...] = ()
 
     def has(self, feature: str) -> bool:
         return feature in self.features
 
 
-def _m(cpu: str, fpu: str | None, features: set[str], board: str) -> Target:
+def _m(cpu: str, fpu: str | None, features: set[str], board: str, families: tuple[str, ...]) -> Target:
     flags = (f"-mcpu={cpu}", "-mthumb", "-mfloat-abi=hard") + ((f"-mfpu={fpu}",) if fpu else ())
-    return Target(cpu, PLATFORMS["cortex-m"], cpu_flags=flags, features=frozenset(features), default_board=board)
+    return Target(cpu, PLATFORMS["cortex-m"], cpu_flags=flags, features=frozenset(features), default_board=board,
+                  kernel_families=families)
 
 
-def _a(cpu: str, features: set[str]) -> Target:
+def _a(cpu: str, features: set[str], families: tuple[str, ...]) -> Target:
     # -mcpu sets the ISA and tunes for the core: cortex-a76 is Armv8.2-A with the dot-product extension.
     return Target(cpu, PLATFORMS["linux-aarch64"], cpu_flags=(f"-mcpu={cpu}",), features=frozenset(features),
-                  qemu_cpu=cpu)
+                  qemu_cpu=cpu, kernel_families=families)
 
 
 TARGETS = {
     "host": Target("host", PLATFORMS["host"]),
     # CPU flags as the toolchain README measured them; -mcpu=cortex-m55 enables MVE and its FPU itself.
-    "cortex-m4": _m("cortex-m4", "fpv4-sp-d16", {"dsp", "fpu"}, "mps2-an386"),
-    "cortex-m7": _m("cortex-m7", "fpv5-d16", {"dsp", "fpu"}, "mps2-an500"),
-    "cortex-m33": _m("cortex-m33", "fpv5-sp-d16", {"dsp", "fpu"}, "mps2-an505"),
-    "cortex-m55": _m("cortex-m55", None, {"dsp", "fpu", "mve"}, "mps3-an547"),
+    "cortex-m4": _m("cortex-m4", "fpv4-sp-d16", {"dsp", "fpu"}, "mps2-an386", ("arm-dsp",)),
+    "cortex-m7": _m("cortex-m7", "fpv5-d16", {"dsp", "fpu"}, "mps2-an500", ("arm-dsp",)),
+    "cortex-m33": _m("cortex-m33", "fpv5-sp-d16", {"dsp", "fpu"}, "mps2-an505", ("arm-dsp",)),
+    "cortex-m55": _m("cortex-m55", None, {"dsp", "fpu", "mve"}, "mps3-an547", ("mve", "arm-dsp")),
     # Application processors (Raspberry Pi 3 / 4 / 5 class), AArch64 Linux.
-    "cortex-a53": _a("cortex-a53", {"neon", "fpu"}),
-    "cortex-a72": _a("cortex-a72", {"neon", "fpu"}),
-    "cortex-a76": _a("cortex-a76", {"neon", "dotprod", "fpu"}),
+    "cortex-a53": _a("cortex-a53", {"neon", "fpu"}, ("neon",)),
+    "cortex-a72": _a("cortex-a72", {"neon", "fpu"}, ("neon",)),
+    "cortex-a76": _a("cortex-a76", {"neon", "dotprod", "fpu"}, ("neon-dotprod", "neon")),
 }
 
 
