@@ -9,7 +9,7 @@ from .ir import Graph
 from .errors import DoesNotFit
 from .project.fit import Placement, place
 from .project.manifest import check_destination
-from .project.writer import staged_project, write_files, write_report
+from .project.writer import Output, staged_project, write_files, write_report
 from .targets import Board, Target, resolve
 from .toolchain import have
 
@@ -17,7 +17,8 @@ from .toolchain import have
 def build_project(model, target_name: str | None, out_dir: Path, name: str = "model", calib=None, observer="minmax",
                   mean=0.5, std=0.5, log=None, board: str | None = None, weights_in: str | None = None,
                   arena_in: str | None = None, stack_bytes: int | None = None,
-                  compile_firmware: bool | None = None, io_in_arena: bool = False, kernels: str = "auto") -> dict:
+                  compile_firmware: bool | None = None, io_in_arena: bool = False, kernels: str = "auto",
+                  output: Output = Output()) -> dict:
     """Compile MODEL into a project in OUT_DIR and return its report.
 
     target_name/board: see targets.resolve (a board alone implies its CPU). weights_in/arena_in
@@ -25,6 +26,7 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
     (firmware, Cortex-A), None compiles when its compiler is on PATH (and records a firmware's linked
     sizes), True requires it, False skips it.
     kernels: "auto" (the best variant the target allows) or "ref" (the portable reference everywhere).
+    output: how the files are written (the constants' format, the memory plot).
     """
     target, board_ = resolve(target_name, board)
     # The destination and placement options are checked before the (slower) compilation.
@@ -32,26 +34,26 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
     placement = place(board_, weights_in, arena_in, stack_bytes)
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, name=name, log=log)
     return build_from_graph(graph, target, Path(out_dir), board_, placement, compile_firmware=compile_firmware,
-                            io_in_arena=io_in_arena, kernels=kernels, log=log)
+                            io_in_arena=io_in_arena, kernels=kernels, log=log, output=output)
 
 
 def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board | None = None,
                      placement: Placement | None = None, compile_firmware: bool | None = None,
-                     io_in_arena: bool = False, kernels: str = "auto", log=None) -> dict:
+                     io_in_arena: bool = False, kernels: str = "auto", log=None, output: Output = Output()) -> dict:
     """Compile GRAPH into a project in OUT_DIR and return its report. The project, firmware
     compiled, is written as one step (writer.staged_project): a failure or an interrupt leaves the
     old one as it was."""
     program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels)
     with staged_project(Path(out_dir), program.name, log) as folder:
         return _write_and_compile(graph, program, target, folder, Path(out_dir), board, placement,
-                                  compile_firmware, io_in_arena, kernels, log)
+                                  compile_firmware, io_in_arena, kernels, log, output)
 
 
 def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_dir: Path, board, placement,
-                       compile_firmware, io_in_arena, kernels, log) -> dict:
+                       compile_firmware, io_in_arena, kernels, log, output) -> dict:
     """Write the project into the new FOLDER (OUT_DIR is where it goes), and compile its firmware."""
     try:
-        report = write_files(program, folder, target, board, placement)
+        report = write_files(program, folder, target, board, placement, output)
     except DoesNotFit:
         # The fast kernels lay weights out wider (int16 pairs for SMLAD); where that is what does
         # not fit, a narrower layout may: the DSP kernels reading int8 weights, else the int8
@@ -63,7 +65,7 @@ def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_
             compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels=fallback)
             if compact.weights_bytes < program.weights_bytes:
                 try:
-                    report = write_files(compact, folder, target, board, placement)
+                    report = write_files(compact, folder, target, board, placement, output)
                     break
                 except DoesNotFit:
                     if fallback == fallbacks[-1]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import __version__
 from .errors import McuCompileError
+from .codegen.constants import FORMATS as CONSTANT_FORMATS
 from .project.fit import DEFAULT_STACK_BYTES
 
 
@@ -158,6 +159,11 @@ def _describe_fit(report) -> str:
 @click.argument("model", type=click.Path())
 @build_options
 @click.option("--no-compile", is_flag=True, help="Firmware: write the project without running make.")
+@click.option("--constants", type=click.Choice(CONSTANT_FORMATS), default="blob", show_default=True,
+              help="How the weights are written: a binary blob named by GNU assembly (.incbin; gcc, clang, "
+                   "armclang), or C initializers (any C compiler, slower to build).")
+@click.option("--memory-plot", is_flag=True,
+              help="Also draw the arena plan (memory_plan.png, and in report.html).")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(), help="Project folder to write.")
 @click.option("--name", default="model", show_default=True,
               help="C name prefix of the generated API and files: letters, digits and _, at most 32 "
@@ -167,13 +173,14 @@ def _describe_fit(report) -> str:
 @mean_option
 @std_option
 @_clean_errors
-def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, no_compile, out_dir, name,
-          calib, observer, mean, std):
+def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, no_compile, constants,
+          memory_plot, out_dir, name, calib, observer, mean, std):
     """Compile MODEL into a buildable project in OUTPUT (for a Cortex-M target: a firmware project,
     checked to fit the board, and compiled when arm-none-eabi-gcc is on PATH; for a Cortex-A target:
     a CMake project cross-compiling a library and a runner)."""
     from .build import build_project
     from .codegen.env import prefix_problem
+    from .project.writer import Output
 
     problem = prefix_problem(name)
     if problem:
@@ -184,7 +191,8 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
     report = build_project(model, target, Path(out_dir), name=name, calib=calib, observer=observer,
                            mean=mean, std=std, log=_log, board=board, weights_in=weights_in, arena_in=arena_in,
                            stack_bytes=stack_bytes, compile_firmware=False if no_compile else None,
-                           io_in_arena=io_in_arena, kernels=kernels)
+                           io_in_arena=io_in_arena, kernels=kernels,
+                           output=Output(constants=constants, memory_plot=memory_plot))
     click.echo(
         f"{report['model']}: {len(report['layers'])} layers, {report['macs']:,} MACs, "
         f"{report['weights_bytes']:,} bytes of weights, arena {report['arena_bytes']:,} bytes"

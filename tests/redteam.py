@@ -389,9 +389,10 @@ def layer_names(lab: Lab, project: Path, prefix: str) -> list[str] | None:
     source = lab.dir / "names.c"
     source.write_text(NAMES_PRINTER.replace("PREFIX", prefix).replace("UPPER", prefix.upper()))
     binary = lab.dir / "names"
-    sources = [source, project / f"{prefix}.c", project / f"{prefix}_weights.c",
+    sources = [source, project / f"{prefix}.c", project / f"{prefix}_weights.s",
                *sorted((project / "runtime" / "src").glob("*.c"))]
     built = subprocess.run(["gcc", "-std=c99", "-O0", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{project}",
+                            f"-Wa,-I{project}",
                             f"-I{project / 'runtime' / 'include'}", *map(str, sources), "-lm", "-o", str(binary)],
                            capture_output=True, text=True)
     if built.returncode != 0:
@@ -1964,7 +1965,7 @@ def _edit_manifest(change):
 DAMAGE = {  # what is done to the project -> what `run`'s one line must name
     "edited-model-c": (lambda p: (p / "model.c").write_text((p / "model.c").read_text() + "\n/* mine */\n"),
                        "model.c"),
-    "a-byte-of-the-weights": (lambda p: _flip_a_byte(p / "model_weights.c"), "model_weights.c"),
+    "a-byte-of-the-weights": (lambda p: _flip_a_byte(p / "model_weights.bin"), "model_weights.bin"),
     "deleted-header": (lambda p: (p / "model.h").unlink(), "model.h"),
     "deleted-makefile": (lambda p: (p / "Makefile").unlink(), "Makefile"),
     "deleted-runtime-source": (lambda p: next((p / "runtime" / "src").glob("*.c")).unlink(), "runtime/src/"),
@@ -2089,7 +2090,7 @@ def interrupt_cases() -> list[Case]:
     ]
 
 
-def full_disk_case(name: str, fail, where: str = "project", needle="No space left on device") -> Case:
+def full_disk_case(name: str, fail, where: str = "project", needle="No space left on device", args=()) -> Case:
     """ENOSPC raised by FAIL (a context manager patching one write) during a build into a new nested
     folder or over the template project: refused in one line, nothing changed, nothing left."""
     def act(lab: Lab) -> Run:
@@ -2100,7 +2101,7 @@ def full_disk_case(name: str, fail, where: str = "project", needle="No space lef
             out, _ = project_copy(lab, user_files=USER_FILES)
             before = tree(out)
         with fail(lab):
-            done = lab.cli("build", m["B"], *RANDOM, "-o", out)
+            done = lab.cli("build", m["B"], *RANDOM, *args, "-o", out)
         if where == "new":
             no_leftovers(lab, lab.dir, set())
         else:
@@ -2165,11 +2166,13 @@ def _read_only_parent(lab):
 
 def full_disk_cases() -> list[Case]:
     cases = [full_disk_case(f"{f}", _failing_write("write_text", f), where)
-             for f, where in (("model.c", "new"), ("model_weights.c", "new"), ("model_weights.c", "project"),
+             for f, where in (("model.c", "new"), ("model_weights.s", "new"), ("model_weights.s", "project"),
                               (MANIFEST, "project"), ("report.html", "project"), ("report.json", "new"),
                               ("Makefile", "project"))]
-    cases += [full_disk_case("memory-plot", _failing_savefig, "project"),
-              full_disk_case("memory-plot", _failing_savefig, "new"),
+    cases += [full_disk_case(f"{f}", _failing_write("write_bytes", f), where)
+              for f, where in (("model_weights.bin", "new"), ("model_weights.bin", "project"))]
+    cases += [full_disk_case("memory-plot", _failing_savefig, "project", args=("--memory-plot",)),
+              full_disk_case("memory-plot", _failing_savefig, "new", args=("--memory-plot",)),
               full_disk_case("carrying-user-files", _failing_link, "project"),
               full_disk_case("read-only-parent", _read_only_parent, "project", needle="Permission denied")]
 

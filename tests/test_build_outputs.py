@@ -27,7 +27,7 @@ def test_same_input_gives_identical_files(tmp_path):
     for out in ("a", "b"):
         build_project(model, "host", tmp_path / out, calib=str(tmp_path / "calib.npy"))
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
-    assert a.keys() == b.keys() and "model.c" in a and "model_weights.c" in a
+    assert a.keys() == b.keys() and "model.c" in a and "model_weights.s" in a and "model_weights.bin" in a
     assert a == b
 
 

@@ -100,10 +100,10 @@ def test_layer_names_read_back_exactly(host_project, cc, tmp_path):
     need(cc)
     _, project = host_project
     (tmp_path / "names.c").write_text(NAMES_PRINTER)
-    sources = ["names.c", project / "model.c", project / "model_weights.c",
+    sources = ["names.c", project / "model.c", project / "model_weights.s",
                *sorted((project / "runtime" / "src").glob("*.c"))]
     binary = tmp_path / "names"
-    result = subprocess.run([cc, *CFLAGS, f"-I{project}", f"-I{project / 'runtime' / 'include'}", *map(str, sources),
+    result = subprocess.run([cc, *CFLAGS, f"-I{project}", f"-Wa,-I{project}", f"-I{project / 'runtime' / 'include'}", *map(str, sources),
                              "-lm", "-o", str(binary)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     printed = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.splitlines()

@@ -171,7 +171,7 @@ def test_project_files_and_determinism(small_model, tmp_path):
     assert trees[0] == trees[1]
     files = set(trees[0])
     report = json.loads(trees[0]["report.json"])
-    assert {"model.c", "model.h", "model_weights.c", "Makefile", "CMakeLists.txt", "arm-none-eabi.cmake",
+    assert {"model.c", "model.h", "model_weights.s", "model_weights.bin", "Makefile", "CMakeLists.txt", "arm-none-eabi.cmake",
             "README.md", "firmware/startup.c", "firmware/main.c", "firmware/semihosting.h",
             "firmware/mps2-an500.ld"} <= files
     # Only the runtime files the model calls.

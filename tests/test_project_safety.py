@@ -287,8 +287,8 @@ def _flip_a_byte(path: Path) -> None:
 DAMAGE = {  # what is done to the project -> the one line `run` answers
     "edited model.c": (lambda p: (p / "model.c").write_text((p / "model.c").read_text() + "\n/* mine */\n"),
                        "{p}/model.c was changed after the build (manifest mismatch); rebuild the project"),
-    "a byte of the weights": (lambda p: _flip_a_byte(p / "model_weights.c"),
-                              "{p}/model_weights.c was changed after the build (manifest mismatch)"),
+    "a byte of the weights": (lambda p: _flip_a_byte(p / "model_weights.bin"),
+                              "{p}/model_weights.bin was changed after the build (manifest mismatch)"),
     "deleted header": (lambda p: (p / "model.h").unlink(),
                        "{p}/model.h is missing (deleted after the build); rebuild the project"),
     "truncated report.json": (lambda p: (p / "report.json").write_bytes((p / "report.json").read_bytes()[:100]),
@@ -333,7 +333,7 @@ def test_a_damaged_report_through_the_cli_is_one_line(models, tmp_path, project_
 
 # --- file-system failures -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["model_weights.c", MANIFEST])
+@pytest.mark.parametrize("name", ["model_weights.s", MANIFEST])
 @pytest.mark.parametrize("into", ["new", "project"])
 def test_a_full_disk_is_one_line_and_leaves_no_partial_project(models, tmp_path, monkeypatch, project_a, name, into):
     out = tmp_path / "new" / "deeper" / "out" if into == "new" else copy_of(project_a, tmp_path / "out")

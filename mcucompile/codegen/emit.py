@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import __version__
+from . import constants as blob
 from .env import make_env
 from .lower import Program
 
@@ -60,12 +61,25 @@ def model_context(program: Program, alignment: int = 16) -> dict:
     )
 
 
-def render_model(program: Program, alignment: int = 16) -> dict[str, str]:
-    """File name -> text for the model's own sources."""
+def constants_source(program: Program, constants: str) -> str:
+    """The source file a build compiles (or assembles) for the constants."""
+    return f"{program.name}_weights.{'c' if constants == 'c' else 's'}"
+
+
+def render_model(program: Program, alignment: int = 16, constants: str = "blob") -> dict[str, str | bytes]:
+    """File name -> text (or bytes) for the model's own sources: the constants as <name>_weights.bin
+    named by <name>_weights.s ("blob"), or as C initializers in <name>_weights.c ("c")."""
     env = make_env()
     ctx = model_context(program, alignment)
-    return {
+    files: dict[str, str | bytes] = {
         f"{program.name}.h": env.get_template("model.h.j2").render(ctx),
         f"{program.name}.c": env.get_template("model.c.j2").render(ctx),
-        f"{program.name}_weights.c": env.get_template("weights.c.j2").render(ctx),
     }
+    if constants == "c":
+        files[f"{program.name}_weights.c"] = env.get_template("weights.c.j2").render(ctx)
+    else:
+        data, pieces = blob.layout(program.arrays)
+        files[f"{program.name}_weights.bin"] = data
+        files[f"{program.name}_weights.s"] = env.get_template("weights.s.j2").render(
+            ctx, pieces=pieces, alignment=blob.ALIGNMENT)
+    return files

@@ -2,7 +2,7 @@
 
 Layout of a firmware project (the model files are the same as for the host):
 
-    model.c model.h model_weights.c runtime/   the model: what goes into an application
+    model.c model.h model_weights.s/.bin runtime/   the model: what goes into an application
     firmware/startup.c main.c semihosting.h    the test harness: reads inputs from host files
     firmware/<board>.ld                        the board's memory map and the placement
     Makefile CMakeLists.txt arm-none-eabi.cmake README.md report.json
@@ -37,7 +37,8 @@ def counter(board) -> dict:
     return {"kind": "dwt", "hz": 0, "per_tick": 1, "unit": "cycles"}
 
 
-def render_firmware(program, target, board, placement: Placement, runtime_sources: list[str]) -> dict[str, str]:
+def render_firmware(program, target, board, placement: Placement, runtime_sources: list[str],
+                    constants_source: str) -> dict[str, str]:
     """Relative path -> text of every firmware-specific file."""
     env = make_env()
     cpu_flags = list(board.cpu_flags or target.cpu_flags)
@@ -51,6 +52,7 @@ def render_firmware(program, target, board, placement: Placement, runtime_source
         placement=placement,
         cpu_flags=cpu_flags,
         runtime_sources=runtime_sources,
+        constants_source=constants_source,
         weights_bytes=program.weights_bytes,
         arena_bytes=program.arena_bytes,
         counter=dict(counter(board), per_tick=f"{per_tick:g}"),

@@ -1,7 +1,7 @@
 """The Linux (Cortex-A, AArch64) half of a project: a CMake project that cross-compiles the model
 into a static library and a runner executable.
 
-    model.c model.h model_weights.c runtime/   the model: libmodel.a, for any application
+    model.c model.h model_weights.s/.bin runtime/   the model: libmodel.a, for any application
     runner/main.c runner/profile.c             model_run INPUT OUTPUT, and per-layer figures
     CMakeLists.txt aarch64-linux-gnu.cmake     cmake -S . -B build -DCMAKE_TOOLCHAIN_FILE=aarch64-linux-gnu.cmake
     README.md report.json
@@ -20,9 +20,10 @@ from .host import runner_context
 TOOLCHAIN_FILE = "aarch64-linux-gnu.cmake"
 
 
-def render_linux(program, target, board, placement, runtime_sources: list[str]) -> dict[str, str]:
+def render_linux(program, target, board, placement, runtime_sources: list[str],
+                 constants_source: str) -> dict[str, str]:
     env = make_env()
-    ctx = dict(runner_context(program, runtime_sources), target=target, toolchain_file=TOOLCHAIN_FILE,
+    ctx = dict(runner_context(program, runtime_sources, constants_source), target=target, toolchain_file=TOOLCHAIN_FILE,
                num_layers=len(program.layers), profile=True)
     files = {
         "CMakeLists.txt": "linux/CMakeLists.txt.j2",

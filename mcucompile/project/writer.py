@@ -1,6 +1,6 @@
 """Write a project folder: the model's sources, the runtime files it calls, build files, report.
 
-Every project holds the model (model.c, model.h, model_weights.c, runtime/) and report.json; what
+Every project holds the model (model.c, model.h, its constants, runtime/) and report.json; what
 else it gets is its target's platform's (targets.Platform.project, PROJECTS below): a host project a
 runner and a Makefile for the native compiler (host.py); a Cortex-M firmware project the harness,
 linker script and build files of firmware.py, its report saying where every byte goes on the board
@@ -26,9 +26,10 @@ import secrets
 import shutil
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterator
 
-from ..codegen.emit import render_model
+from ..codegen.emit import constants_source, render_model
 from ..codegen.env import make_env
 from ..codegen.program import Program
 from ..errors import McuCompileError
@@ -42,8 +43,16 @@ from .linux import render_linux
 from .report import build_report
 
 # Platform.project -> the writer of that kind of project's own files: (program, target, board,
-# placement, runtime file names) -> {relative path: text}.
+# placement, runtime file names, the constants' source file) -> {relative path: text}.
 PROJECTS = {"host": render_host, "firmware": render_firmware, "linux": render_linux}
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the user chose about the files themselves (not about the model's code)."""
+
+    constants: str = "blob"  # codegen.constants.FORMATS: a binary blob, or C initializers
+    memory_plot: bool = False  # memory_plan.png, and the drawing in report.html (matplotlib, slow)
 
 
 def runtime_sources(program: Program) -> list[str]:
@@ -53,19 +62,23 @@ def runtime_sources(program: Program) -> list[str]:
     return sorted(Path(path).name for path in program.runtime_sources)
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, content: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
 
 
 def write_project(program: Program, out_dir: Path, target, board=None, placement: Placement | None = None,
-                  log=None) -> dict:
+                  log=None, output: Output = Output()) -> dict:
     """Write the project into OUT_DIR as one step (staged_project); return its report."""
     with staged_project(out_dir, program.name, log) as folder:
-        return write_files(program, folder, target, board, placement)
+        return write_files(program, folder, target, board, placement, output)
 
 
-def write_files(program: Program, out_dir: Path, target, board=None, placement: Placement | None = None) -> dict:
+def write_files(program: Program, out_dir: Path, target, board=None, placement: Placement | None = None,
+                output: Output = Output()) -> dict:
     """Write the project's files into the empty folder OUT_DIR; for an MCU target, first refuse
     (DoesNotFit) a model the board cannot hold."""
     out_dir = Path(out_dir)
@@ -73,15 +86,17 @@ def write_files(program: Program, out_dir: Path, target, board=None, placement: 
     if target.platform.on_board:
         placement = placement or place(board)
         usage = check_fit(program, board, placement)
-    for name, text in render_model(program, alignment=target.alignment).items():
-        _write(out_dir / name, text)
+    for name, content in render_model(program, alignment=target.alignment, constants=output.constants).items():
+        _write(out_dir / name, content)
     runtime = runtime_dir()
     sources = runtime_sources(program)
     for header in sorted((runtime / "include").glob("*.h")):
         _write(out_dir / "runtime" / "include" / header.name, header.read_text())
     for path in program.runtime_sources:
         _write(out_dir / "runtime" / "src" / Path(path).name, (runtime / path).read_text())
-    for path, text in PROJECTS[target.platform.project](program, target, board, placement, sources).items():
+    project = PROJECTS[target.platform.project]
+    for path, text in project(program, target, board, placement, sources,
+                              constants_source(program, output.constants)).items():
         _write(out_dir / path, text)
     report = build_report(program, target)
     if target.platform.on_board:
@@ -90,7 +105,7 @@ def write_files(program: Program, out_dir: Path, target, board=None, placement: 
         report["placement"] = placement.to_dict()
         report["memory_estimate"] = usage
     write_report(out_dir, report)
-    _write_human_report(program, report, out_dir, make_env())
+    _write_human_report(program, report, out_dir, make_env(), output.memory_plot)
     return report
 
 
@@ -99,10 +114,10 @@ def write_report(folder: Path, report: dict) -> None:
     _write(Path(folder) / "report.json", json.dumps(report, indent=2) + "\n")
 
 
-def _write_human_report(program: Program, report: dict, out_dir: Path, env) -> None:
-    """report.html, with the arena plan drawn (also kept as memory_plan.png)."""
+def _write_human_report(program: Program, report: dict, out_dir: Path, env, memory_plot: bool) -> None:
+    """report.html, with the arena plan drawn when asked (also kept as memory_plan.png)."""
     plot = ""
-    if program.plan is not None:
+    if memory_plot and program.plan is not None:
         write_memory_plot(program, out_dir / "memory_plan.png")
         plot = base64.b64encode((out_dir / "memory_plan.png").read_bytes()).decode()
     html = env.get_template("report.html.j2").render(r=report, memory_summary=memory_summary(program), plot=plot)
