@@ -253,10 +253,12 @@ def _correlate(x, w, stride, pads, pad_value):
     return out
 
 
-def _network(path, channels, size, zx, layers, rng):
+def _network(path, channels, size, zx, layers, rng, symmetric=False):
     """The plan entry as a uint8 QDQ ONNX model (NHWC uint8 input, a Q/DQ pair around every op).
     Biases and weight scales are chosen from a float run of the uint8 arithmetic on the test inputs,
-    so that every layer's outputs spread over its uint8 range; returns (path, uint8 inputs [N, H, W, C])."""
+    so that every layer's outputs spread over its uint8 range; returns (path, uint8 inputs [N, H, W, C]).
+    symmetric: the layers with weight zero point 128 (int8 0) keep their weights in [-127, 127], as
+    TFLite's int8 weights are (some fast kernels take only those), with both ends present."""
     nodes, inits = [], []
 
     def q(name, scale, zp, dtype=np.uint8):
@@ -295,8 +297,12 @@ def _network(path, channels, size, zx, layers, rng):
             out_c, k, stride, pads, zw, act, zp_out = layer[1:] if kind == "conv" else \
                 (layer[1], 1, 1, [0, 0, 0, 0], *layer[2:])
             group, wshape = 1, (layer[1], values.shape[1], k, k)
-        w_u8 = rng.integers(0, 256, wshape).astype(np.uint8)
-        w_u8.reshape(-1)[::4] = 0 if zw > 127 else 255  # w - zw at its extremes
+        if symmetric and zw == 128:
+            w_u8 = rng.integers(1, 256, wshape).astype(np.uint8)
+            w_u8.reshape(-1)[::4], w_u8.reshape(-1)[2::8] = 1, 255  # -127 and 127
+        else:
+            w_u8 = rng.integers(0, 256, wshape).astype(np.uint8)
+            w_u8.reshape(-1)[::4] = 0 if zw > 127 else 255  # w - zw at its extremes
         # The uint8 arithmetic in float: sum over the window of (x - zx) * (w - zw), padding as zx.
         centred_w = w_u8.astype(np.float64) - zw
         acc = np.stack([np.concatenate([_correlate(v[g * (v.shape[0] // group):(g + 1) * (v.shape[0] // group)] - zp,
