@@ -1,15 +1,16 @@
-"""Kernel benchmark: executed instructions per layer, per kernel set and Cortex-M target, in QEMU.
+"""Kernel benchmark: executed instructions and estimated cycles per layer, per kernel set and Cortex-M target.
 
     python benchmarks/kernels.py [--out benchmarks/RESULTS.md] [--models vww,mbv1-0.5-128,uint8-mbv1-0.25-128]
 
 Builds each model for every configuration below, runs one seeded input in QEMU under -icount
-(mcucompile.run.profile: executed instructions per layer, not cycles), checks the outputs are the
-bytes of the numpy reference, and writes the tables as markdown. The same tools and checkout give
+(mcucompile.run.profile: executed instructions per layer, and cycles estimated from the executed
+blocks by llvm-mca and, on the Cortex-M4, the TRM's cycle table), checks the outputs are the bytes
+of the numpy reference, and writes the tables as markdown. The same tools and checkout give
 the same file: nothing in it depends on the time or the machine's load.
 
 Configurations: `--kernels ref` (the portable C reference) and `--kernels auto` (the fastest variant
 each layer's shape allows on that ISA) on Cortex-M4 and Cortex-M7 (DSP extension) and Cortex-M55
-(Helium); with CMSIS_NN_PATH set, also `--kernels cmsis-nn` on Cortex-M7 and Cortex-M55.
+(Helium); with CMSIS_NN_PATH set, also `--kernels cmsis-nn` on Cortex-M4, Cortex-M7 and Cortex-M55.
 
 uint8-mbv1-0.25-128: Google's uint8 MobileNetV1 0.25/128 (../shared/models, weights with zero
 points) against an int8 model of the same shape, on Cortex-M7 and Cortex-M55: the instructions of
@@ -69,7 +70,7 @@ CONFIGS = [Config(t, k) for t in ("cortex-m4", "cortex-m7", "cortex-m55") for k 
 CONFIGS.append(Config("cortex-m55", "arm-dsp"))
 # The flash-compact DSP family (int8 weights), what `build` falls back to where int16 weights do not fit.
 CONFIGS.append(Config("cortex-m7", "arm-dsp-int8"))
-CMSIS_NN_CONFIGS = [Config("cortex-m7", "cmsis-nn"), Config("cortex-m55", "cmsis-nn")]
+CMSIS_NN_CONFIGS = [Config("cortex-m4", "cmsis-nn"), Config("cortex-m7", "cmsis-nn"), Config("cortex-m55", "cmsis-nn")]
 CALIBRATION_SEED, INPUT_SEED, CALIBRATION_SAMPLES = 0, 1, 16
 LAYER_TYPES = ("first conv", "depthwise", "pointwise", "pool", "fc", "softmax")
 
@@ -127,6 +128,69 @@ def fmt(n: int) -> str:
     return f"{n:,}"
 
 
+def est_cycles(result: dict, model: str = "llvm-mca", layers: list[int] | None = None) -> int | None:
+    """A configuration's estimated cycles by MODEL (run --profile's estimates: mcucompile/cycles.py), the
+    whole network's or the sum over LAYERS; None where the profile has none (no LLVM, or no such model)."""
+    prof = result["profile"]
+    if model not in prof.get("cycle_models", []):
+        return None
+    if layers is None:
+        return prof["total_estimated_cycles"][model]
+    return sum(prof["layers"][i]["estimated_cycles"][model] for i in layers)
+
+
+def cycles_section(configs: list[Config], results: dict[Config, dict], layers: list[dict]) -> list[str]:
+    """Estimated cycles: whole network (against the reference and CMSIS-NN on the same core) and per
+    layer type, by llvm-mca's model of each core and, on the Cortex-M4, by the TRM's cycle table."""
+    first = results[configs[0]]["profile"]
+    if "cycle_models" not in first:
+        return ["### Estimated cycles", "", f"Not estimated: {first.get('cycles_note', 'no estimates')}.", ""]
+    out = ["### Estimated cycles, whole network", "",
+           "Cycles per inference estimated from the executed blocks (`run --profile`, mcucompile/cycles.py): "
+           "llvm-mca's scheduling model of each core (LLVM " + llvm_version() + "); on the Cortex-M4 also the "
+           "Cortex-M4 TRM's cycle table (LDR 2, pipelined 1; LDRD 3; taken branch 1 + 2). Zero wait states, "
+           "no caches. \"vs\": how many times fewer estimated cycles than the reference (or CMSIS-NN) on the same "
+           "core.", "",
+           "| configuration | instructions | est. cycles (llvm-mca) | cycles per MAC | vs reference | vs CMSIS-NN | "
+           "est. cycles (M4 TRM table) | TRM vs reference |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in configs:
+        r = results[c]
+        cyc = est_cycles(r)
+        if cyc is None:
+            continue
+        macs = r["report"]["macs"]
+        ref, cmsis = results.get(Config(c.target, "ref")), results.get(Config(c.target, "cmsis-nn"))
+        vs_ref = f"{est_cycles(ref) / cyc:.2f}x" if ref and c.kernels != "ref" else "-"
+        vs_cmsis = f"{est_cycles(cmsis) / cyc:.2f}x" if cmsis and c.kernels != "cmsis-nn" else "-"
+        trm = est_cycles(r, "m4-trm")
+        trm_ref = est_cycles(ref, "m4-trm") if ref else None
+        out.append(f"| {c.label} | {fmt(r['profile']['total_instructions'])} | {fmt(cyc)} | {per_mac(cyc, macs)} | "
+                   f"{vs_ref} | {vs_cmsis} | {fmt(trm) if trm else '-'} | "
+                   f"{f'{trm_ref / trm:.2f}x' if trm and trm_ref and c.kernels != 'ref' else '-'} |")
+    out.append("")
+    for model, title in (("llvm-mca", "llvm-mca"), ("m4-trm", "Cortex-M4 TRM table")):
+        shown = [c for c in configs if est_cycles(results[c], model) is not None]
+        if not shown:
+            continue
+        out += [f"### By layer type: estimated cycles, {title} (cycles per MAC in brackets; pool and softmax: "
+                "cycles)", "",
+                "| layer type | layers | MACs | " + " | ".join(c.label for c in shown) + " |",
+                "|---|---:|---:|" + "---:|" * len(shown)]
+        for kind in LAYER_TYPES:
+            idx = [i for i, layer in enumerate(layers) if layer_type(layer) == kind]
+            if not idx:
+                continue
+            macs = sum(layers[i]["macs"] for i in idx)
+            cells = []
+            for c in shown:
+                n = est_cycles(results[c], model, idx)
+                cells.append(f"{fmt(n)} ({per_mac(n, macs)})" if macs else fmt(n))
+            out.append(f"| {kind} | {len(idx)} | {fmt(macs)} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out
+
+
 def per_mac(n: int, macs: int) -> str:
     return f"{n / macs:.2f}" if macs else "-"
 
@@ -152,6 +216,8 @@ def model_section(model: Model, configs: list[Config], results: dict[Config, dic
                    f"{speedup} | {fmt(rep['arena_bytes'])} | {fmt(rep['arena_lower_bound_bytes'])} | "
                    f"{fmt(rep['scratch_bytes'])} | {'yes' if r['identical'] else '**NO**'} |")
     out.append("")
+
+    out += cycles_section(configs, results, layers)
 
     out += ["### By layer type (instructions per MAC; pool and softmax: instructions)", "",
             "| layer type | layers | MACs | " + " | ".join(c.label for c in configs) + " |",
@@ -261,6 +327,17 @@ def run_uint8_comparison(tmp: Path, cache: Path) -> list[str]:
     return uint8_section(results["uint8"], results["int8"])
 
 
+def llvm_version() -> str:
+    from mcucompile.cycles import find_llvm_tool
+
+    mca = find_llvm_tool("llvm-mca")
+    if mca is None:
+        return "not found"
+    text = subprocess.run([mca, "--version"], capture_output=True, text=True).stdout
+    found = [line.split("version")[-1].strip() for line in text.splitlines() if "LLVM version" in line]
+    return found[0] if found else "?"
+
+
 def tool_versions() -> list[str]:
     lines = []
     for command in (["arm-none-eabi-gcc", "--version"], ["qemu-system-arm", "--version"]):
@@ -268,6 +345,7 @@ def tool_versions() -> list[str]:
             lines.append(subprocess.run(command, capture_output=True, text=True).stdout.splitlines()[0].strip())
         except (OSError, IndexError):
             lines.append(f"{command[0]}: not found")
+    lines.append(f"llvm-mca (cycle estimates): LLVM {llvm_version()}")
     return lines
 
 
@@ -295,7 +373,9 @@ def main(argv=None) -> int:
     lines = ["# Kernel benchmark", "",
              "Generated by `python benchmarks/kernels.py` (see benchmarks/README.md). Executed **instructions** "
              "counted by QEMU with `-icount shift=0`, one seeded standard-normal input per model; QEMU models no "
-             "pipeline, caches or memory wait states, so these are not cycles.", ""]
+             "pipeline, caches or memory wait states, so these are not cycles. **Estimated cycles** come from "
+             "the same runs: each executed block timed by llvm-mca's model of the core (and the Cortex-M4 TRM's "
+             "cycle table), with zero wait states and no caches.", ""]
     lines += [f"- {v}" for v in tool_versions()]
     lines.append("- CFLAGS of the generated Makefile (`-O2 -g` and the target's CPU flags)")
     if os.environ.get("CMSIS_NN_PATH"):
@@ -326,8 +406,9 @@ def main(argv=None) -> int:
                 log(f"{key}: {c.label}")
                 results[c] = run_config(graph, c, x_nhwc, reference.reshape((1,) + reference.shape[1:]),
                                         Path(tmp) / f"{key}-{c.target}-{c.kernels}")
+                cyc = est_cycles(results[c])
                 log(f"  {fmt(results[c]['profile']['total_instructions'])} instructions, "
-                    f"identical: {results[c]['identical']}")
+                    f"{fmt(cyc) if cyc else '-'} estimated cycles, identical: {results[c]['identical']}")
             lines += model_section(model, configs, results)
     text = "\n".join(lines).rstrip() + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -55,12 +55,12 @@ def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_
     try:
         report = write_files(program, folder, target, board, placement, output)
     except DoesNotFit:
-        # The fast kernels lay weights out wider (int16 pairs for SMLAD); where that is what does
-        # not fit, a narrower layout may: the DSP kernels reading int8 weights, else the int8
-        # reference (slower still, but it runs).
+        # Some fast kernels lay weights out wider (the Cortex-M DSP depthwise kernels' int16 pairs for
+        # SMLAD, Helium's padded rows); where that is what does not fit, the int8 reference's layout
+        # may (slower, but it runs). The DSP family's conv, pointwise and FC kernels read int8 weights.
         if kernels != "auto":
             raise
-        fallbacks = (["arm-dsp-int8"] if target.has("dsp") else []) + ["ref"]
+        fallbacks = ["ref"]
         for fallback in fallbacks:
             compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels=fallback)
             if compact.weights_bytes < program.weights_bytes:

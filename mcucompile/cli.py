@@ -211,10 +211,13 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
 @click.option("--output", "output_path", required=True, type=click.Path(), help=".npy to write.")
 @click.option("--raw", is_flag=True, help="Write the int8 output instead of dequantized float.")
 @click.option("--profile", is_flag=True,
-              help="Cortex-M or Cortex-A: write PROJECT/profile.json (executed instructions per layer under QEMU) "
-                   "and print it.")
+              help="Cortex-M or Cortex-A: write PROJECT/profile.json (executed instructions per layer under QEMU; "
+                   "on cortex-m4/m7/m55 also estimated cycles, with llvm-mca of LLVM 15+) and print it.")
+@click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --profile: also give the estimated cycles as ms at this core clock (default: the "
+                   "board's, where its data knows one).")
 @_clean_errors
-def run(project, input_path, output_path, raw, profile):
+def run(project, input_path, output_path, raw, profile, clock_mhz):
     """Build PROJECT (written by `build`) and run it on every input: natively for the host, in QEMU
     for a Cortex-M target, under qemu-aarch64 (natively on an AArch64 machine) for a Cortex-A target."""
     from .inputs import load_array
@@ -222,7 +225,9 @@ def run(project, input_path, output_path, raw, profile):
 
     x = load_array(input_path)
     _check_output_folder(output_path)
-    result = run_project(Path(project), x, raw=raw, what=input_path, profile=profile)
+    if clock_mhz is not None and not profile:
+        raise McuCompileError("--clock-mhz goes with --profile")
+    result = run_project(Path(project), x, raw=raw, what=input_path, profile=profile, clock_mhz=clock_mhz)
     y, prof = result if profile else (result, None)
     _save(output_path, y)
     if prof is not None:

@@ -22,8 +22,11 @@ outputs and what the program printed:
   (runtime_c/tools/mcu_icount_plugin.c) counting the instructions between the runner's per-layer
   marker instructions, exactly.
 
-QEMU models no caches or pipelines: every profile counts executed instructions, never cycles (on a
-real Cortex-M board the firmware reads DWT->CYCCNT: cycles).
+QEMU models no caches or pipelines: every profile counts executed instructions (on a real Cortex-M
+board the firmware reads DWT->CYCCNT: cycles). For Cortex-M4, M7 and M55 firmware, `--profile` also
+loads the block-counting plugin (runtime_c/tools/mcu_blocks_plugin.c) into qemu-system-arm and
+adds estimated cycles per layer from LLVM's scheduling models (and, on the M4, the TRM's cycle
+table): mcucompile/cycles.py, add_cycle_estimates below.
 
     y = run_project(project, x)                       # outputs in the model's layout
     y, prof = run_project(project, x, profile=True)   # and {"layers": [...], "total_...": ...}
@@ -209,12 +212,15 @@ def qemu_command(board, elf: Path, args: list[str]) -> list[str]:
     return qemu_base_command(board) + ["-semihosting-config", semihosting, "-kernel", str(elf.resolve())]
 
 
-def run_elf(board, elf: Path, args: list[str], cwd: Path, timeout: float) -> str:
-    """Run a firmware image to its exit in QEMU; return what it printed. A non-zero exit is a McuCompileError."""
+def run_elf(board, elf: Path, args: list[str], cwd: Path, timeout: float, plugin: str | None = None) -> str:
+    """Run a firmware image to its exit in QEMU (with `plugin`, "LIBRARY,arg=...", loaded into it);
+    return what it printed. A non-zero exit is a McuCompileError."""
     require("qemu-system-arm", "to run firmware (Debian/Ubuntu: apt-get install qemu-system-arm)")
+    command = qemu_command(board, elf, args)
+    if plugin:
+        command[1:1] = ["-plugin", plugin]
     try:
-        result = subprocess.run(qemu_command(board, elf, args), cwd=cwd, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise McuCompileError(f"{elf}: still running in QEMU ({board.qemu_machine}) after {timeout:.0f} s") from None
     console = result.stderr + result.stdout
@@ -233,11 +239,22 @@ def _run_qemu_system(project: Path, report: dict, x: np.ndarray, flag: str | Non
     with tempfile.TemporaryDirectory(prefix="mcucompile-qemu-") as tmp:
         tmp = Path(tmp)
         (tmp / "input.bin").write_bytes(np.ascontiguousarray(x).tobytes())
+        plugin, why_not = None, None
+        if profile and report["target"] in cycle_models():
+            try:
+                plugin = f"{blocks_plugin()},out={tmp / 'blocks.txt'}"
+            except McuCompileError as exc:
+                why_not = f"no cycle estimates: {exc}"
         console = run_elf(board, elf, ([flag] if flag else []) + ["input.bin", "output.bin"], tmp,
-                          _timeout(report, len(x)))
+                          _timeout(report, len(x)), plugin=plugin)
         raw = (tmp / "output.bin").read_bytes() if (tmp / "output.bin").exists() else b""
+        prof = None
+        if profile:
+            prof = parse_firmware_profile(console, report)
+            counts = (tmp / "blocks.txt").read_text() if plugin and (tmp / "blocks.txt").exists() else None
+            add_cycle_estimates(prof, counts, why_not)
     outputs = _outputs(project, raw, len(x), out_dtype, out_shape)
-    return ProgramRun(outputs, parse_firmware_profile(console, report) if profile else None, console)
+    return ProgramRun(outputs, prof, console)
 
 
 def _native_aarch64() -> bool:
@@ -287,9 +304,10 @@ def execute(project: Path, x: np.ndarray, profile: bool = False, model_interface
 
 
 def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input",
-                profile: bool = False) -> np.ndarray | tuple[np.ndarray, dict]:
+                profile: bool = False, clock_mhz: float | None = None) -> np.ndarray | tuple[np.ndarray, dict]:
     """Outputs in the model's layout (int8 if raw, else dequantized float); with profile=True also
-    the per-layer profile. Only an intact project runs (manifest.check_intact)."""
+    the per-layer profile (a Cortex-M's estimated cycles also as ms at clock_mhz, by default the
+    board's core clock where known). Only an intact project runs (manifest.check_intact)."""
     project = Path(project)
     check_intact(project)
     report = read_report(project)
@@ -306,6 +324,8 @@ def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "in
     if not raw:
         y = (np.float32(out["scale"]) * (y.astype(np.float32) - np.float32(out["zero_point"]))).astype(np.float32)
     y = y.transpose(0, 3, 1, 2) if out["model_layout"] == "NCHW" else y
+    if profile:
+        add_clock(result.profile, clock_mhz or default_clock_mhz(report))
     return (y, result.profile) if profile else y
 
 
@@ -323,17 +343,31 @@ def plugin_header() -> Path | None:
 
 
 def icount_plugin() -> Path:
-    """The plugin, compiled once per source and header into the temporary folder; its path."""
+    """The instruction-counting plugin of qemu-aarch64, compiled once per source and header; its path."""
     header = plugin_header()
     if header is None:
         raise McuCompileError("run --profile on a Cortex-A target needs QEMU's qemu-plugin.h, to build the "
                               "instruction-counting plugin: `bash examples/setup.sh` fetches it (or set "
                               "MCUCOMPILE_QEMU_PLUGIN_H)")
-    source = runtime_dir() / "tools" / "mcu_icount_plugin.c"
+    return _build_plugin("mcu_icount_plugin.c", "libmcu_icount.so", header)
+
+
+def blocks_plugin() -> Path:
+    """The block-counting plugin of qemu-system-arm (per-layer block counts, for cycle estimates)."""
+    header = plugin_header()
+    if header is None:
+        raise McuCompileError("QEMU's qemu-plugin.h is missing, to build the block-counting plugin: "
+                              "`bash examples/setup.sh` fetches it (or set MCUCOMPILE_QEMU_PLUGIN_H)")
+    return _build_plugin("mcu_blocks_plugin.c", "libmcu_blocks.so", header)
+
+
+def _build_plugin(source_name: str, library_name: str, header: Path) -> Path:
+    """runtime_c/tools/SOURCE compiled once per source and header into the temporary folder; its path."""
+    source = runtime_dir() / "tools" / source_name
     key = hashlib.sha256(source.read_bytes() + header.read_bytes()).hexdigest()[:16]
-    library = Path(tempfile.gettempdir()) / "mcucompile-plugin" / key / "libmcu_icount.so"
+    library = Path(tempfile.gettempdir()) / "mcucompile-plugin" / key / library_name
     if not library.is_file():
-        require("gcc", "to build the instruction-counting plugin")
+        require("gcc", f"to build the QEMU plugin {source_name}")
         library.parent.mkdir(parents=True, exist_ok=True)
         partial = library.with_suffix(f".{os.getpid()}.partial")
         result = subprocess.run(["gcc", "-O2", "-shared", "-fPIC", f"-I{header.parent}", "-o", str(partial),
@@ -409,18 +443,114 @@ def parse_plugin_profile(counts: str, report: dict, inferences: int) -> dict:
                     int(round(float(np.mean(invoke_counts)))))
 
 
+# -- estimated cycles (Cortex-M firmware under qemu-system-arm) ---------------------------------------
+
+def cycle_models() -> dict:
+    """Target -> the cycle models its profile has (mcucompile/cycles.py, imported only when profiling)."""
+    from .cycles import MODELS
+
+    return MODELS
+
+
+def add_cycle_estimates(prof: dict, counts: str | None, why_not: str | None = None) -> dict:
+    """PROF (a firmware profile) gains cycle estimates from the block-counting plugin's output COUNTS
+    (mcucompile/cycles.py): per layer `estimated_cycles` {model: cycles} and `counted_instructions`
+    (the plugin's exact count, which leaves out the counter reads SysTick's includes), and
+    `cycle_models`, `total_estimated_cycles`, `invoke_estimated_cycles`, `cycles_method` and
+    `cycles_assumptions`. Where no estimate can be made, `cycles_note` says why, in one line."""
+    from . import cycles
+
+    cpu = prof["target"]
+    if cpu not in cycles.MODELS:
+        prof["cycles_note"] = (f"no cycle estimates: no cycle model for {cpu} "
+                               "(cortex-m4, cortex-m7 and cortex-m55 have one)")
+        return prof
+    if counts is None:
+        prof["cycles_note"] = why_not or "no cycle estimates: the block-counting QEMU plugin wrote nothing"
+        return prof
+    try:
+        est = cycles.estimate(cycles.parse_block_counts(counts), cpu)
+    except cycles.CycleToolsMissing as exc:
+        prof["cycles_note"] = str(exc)
+        return prof
+    if len(est["layers"]) != len(prof["layers"]):
+        prof["cycles_note"] = (f"no cycle estimates: the block-counting plugin saw {len(est['layers'])} layers, "
+                               f"not {len(prof['layers'])}")
+        return prof
+    models = list(est["models"])
+    for layer, cyc, n in zip(prof["layers"], est["layers"], est["layer_instructions"]):
+        layer["estimated_cycles"] = cyc
+        layer["counted_instructions"] = n
+    prof["cycle_models"] = models
+    prof["total_estimated_cycles"] = {m: sum(c[m] for c in est["layers"]) for m in models}
+    prof["invoke_estimated_cycles"] = est["invoke"]
+    prof["invoke_counted_instructions"] = est["invoke_instructions"]
+    prof["cycles_method"] = ("each translation block's executions per layer counted by a QEMU TCG plugin "
+                             "(runtime_c/tools/mcu_blocks_plugin.c), times the block's cycles by each model; "
+                             "mean per inference")
+    prof["cycles_assumptions"] = cycles.assumptions(cpu)
+    return prof
+
+
+def default_clock_mhz(report: dict) -> float | None:
+    """The board's core clock in MHz, where the board data knows one."""
+    hz = getattr(get_board(report["board"]), "core_clock_hz", 0) if report.get("board") else 0
+    return hz / 1e6 if hz else None
+
+
+def add_clock(prof: dict, clock_mhz: float | None) -> dict:
+    """PROF's estimated cycles also as milliseconds at CLOCK_MHZ (nothing without a clock or estimates)."""
+    if not clock_mhz or "cycle_models" not in prof:
+        return prof
+    prof["clock_mhz"] = clock_mhz
+
+    def ms(cycles: dict) -> dict:
+        return {m: round(c / (clock_mhz * 1e3), 4) for m, c in cycles.items()}
+
+    for layer in prof["layers"]:
+        layer["estimated_ms"] = ms(layer["estimated_cycles"])
+    prof["total_estimated_ms"] = ms(prof["total_estimated_cycles"])
+    prof["invoke_estimated_ms"] = ms(prof["invoke_estimated_cycles"])
+    return prof
+
+
 def format_profile(prof: dict) -> str:
-    """The profile as a table for people: one row per layer, with MACs and the unit per MAC."""
+    """The profile as a table for people: one row per layer, with MACs and the unit per MAC, and the
+    estimated cycles (and ms at the clock) of each model where the profile has them."""
     unit = prof["unit"]
-    rows = [f"{'layer':>5}  {unit:>12}  {'MACs':>10}  {'per MAC':>7}  {'kernel':<20}  name"]
+    models = prof.get("cycle_models", [])
+    clock = prof.get("clock_mhz")
+    extra_head = "".join(f"  {'cycles ' + m:>16}" for m in models) + "".join(f"  {'ms ' + m:>10}" for m in models
+                                                                            if clock)
+
+    def extra(cycles: dict | None, ms: dict | None) -> str:
+        if not models:
+            return ""
+        text = "".join(f"  {cycles[m]:>16,}" if cycles else f"  {'':>16}" for m in models)
+        if clock:
+            text += "".join(f"  {ms[m]:>10.3f}" if ms else f"  {'':>10}" for m in models)
+        return text
+
+    rows = [f"{'layer':>5}  {unit:>12}  {'MACs':>10}  {'per MAC':>7}{extra_head}  {'kernel':<20}  name"]
     for layer in prof["layers"]:
         n, macs = layer[unit], layer["macs"]
         per = f"{n / macs:7.2f}" if macs else f"{'-':>7}"
-        rows.append(f"{layer['index']:>5}  {n:>12,}  {macs:>10,}  {per}  {layer['kernel']:<20}  {layer['name']}")
+        rows.append(f"{layer['index']:>5}  {n:>12,}  {macs:>10,}  {per}"
+                    f"{extra(layer.get('estimated_cycles'), layer.get('estimated_ms'))}  {layer['kernel']:<20}  "
+                    f"{layer['name']}")
     total, macs = prof[f"total_{unit}"], prof["macs"]
-    rows.append(f"{'total':>5}  {total:>12,}  {macs:>10,}  {total / macs if macs else 0:7.2f}  (sum of layers)")
-    rows.append(f"{'call':>5}  {prof[f'invoke_{unit}']:>12,}  {'':>10}  {'':>7}  (whole {prof['model']}_invoke)")
+    rows.append(f"{'total':>5}  {total:>12,}  {macs:>10,}  {total / macs if macs else 0:7.2f}"
+                f"{extra(prof.get('total_estimated_cycles'), prof.get('total_estimated_ms'))}  (sum of layers)")
+    rows.append(f"{'call':>5}  {prof[f'invoke_{unit}']:>12,}  {'':>10}  {'':>7}"
+                f"{extra(prof.get('invoke_estimated_cycles'), prof.get('invoke_estimated_ms'))}  "
+                f"(whole {prof['model']}_invoke)")
     rows.append(f"{unit} per inference, mean of {prof['inferences']}: {prof['method']}")
+    if models:
+        rows.append(f"estimated cycles ({', '.join(models)}): {prof['cycles_method']}"
+                    + (f"; ms at {clock:g} MHz" if clock else "; no ms: give --clock-mhz"))
+        rows += [f"  assumes {line}" for line in prof["cycles_assumptions"]]
+    elif prof.get("cycles_note"):
+        rows.append(prof["cycles_note"])
     return "\n".join(rows)
 
 

@@ -41,4 +41,10 @@ def test_example_build_run_simulate_inspect(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"arena {report['arena_bytes']:,} bytes" in result.stdout
     assert (tmp_path / "plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The drawing costs matplotlib's time: only `build --memory-plot` puts it into the project.
+    assert "data:image/png;base64," not in (tmp_path / "host" / "report.html").read_text()
+    assert not (tmp_path / "host" / "memory_plan.png").exists()
+    result = mcucompile("build", model, *calib, "--memory-plot", "-o", tmp_path / "host")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "host" / "memory_plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "data:image/png;base64," in (tmp_path / "host" / "report.html").read_text()

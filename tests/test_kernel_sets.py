@@ -17,7 +17,7 @@ from .models import example_model
 pytestmark = [pytest.mark.qemu, pytest.mark.xdist_group("qemu")]
 
 
-@pytest.mark.parametrize("kernels, suffix", [("arm-dsp", "_dsp"), ("mve", "_mve")])
+@pytest.mark.parametrize("kernels, suffix", [("arm-dsp", ("_dsp", "_dsp8")), ("mve", ("_mve",))])
 def test_a_kernel_family_on_cortex_m55(kernels, suffix, tmp_path):
     need("arm-none-eabi-gcc", "make", "qemu-system-arm")
     model = example_model(alpha=0.25, resolution=32, classes=4, softmax=True)

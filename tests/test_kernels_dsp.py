@@ -169,11 +169,16 @@ def test_dsp_kernels_equal_numpy_reference(tmp_path, name, channels, size, layer
     need("arm-none-eabi-gcc", "make", "qemu-system-arm")
     graph, xq, reference = plan_case(tmp_path, name, channels, size, layers, model_seed=len(name), data_seed=11,
                                      forced=FORCED.get(name, {}))
-    for target_name in DSP_TARGETS:
+    # The default (int8 weights for conv, pointwise and FC) on every DSP target; the int16-weight
+    # kernels (--kernels arm-dsp-int16) on one.
+    for target_name, kernel_set in [(t, "auto") for t in DSP_TARGETS] + [("cortex-m7", "arm-dsp-int16")]:
         target, board = resolve(target_name, None)
-        project = tmp_path / target_name
-        report = build_from_graph(graph, target, project, board, place(board), compile_firmware=True)
-        kernels = [l["kernel"] for l in report["layers"]]
-        assert sum(k.endswith("_dsp") for k in kernels) == len(layers), kernels
+        project = tmp_path / f"{target_name}-{kernel_set}"
+        report = build_from_graph(graph, target, project, board, place(board), compile_firmware=True,
+                                  kernels=kernel_set)
+        kernels = [l["kernel"] for l in report["layers"] if l["op"] != "avg_pool"]
+        assert all("_dsp" in k for k in kernels) and len(kernels) == len(layers), kernels
+        if kernel_set == "arm-dsp-int16":
+            assert {k for k in kernels if "dwconv" not in k} <= {"mcu_conv_s8_dsp", "mcu_pwconv_s8_dsp"}, kernels
         y = run_nhwc(project, xq)
-        np.testing.assert_array_equal(y.reshape(4, -1), reference, err_msg=f"{name} on {target_name}")
+        np.testing.assert_array_equal(y.reshape(4, -1), reference, err_msg=f"{name} on {target_name}, {kernel_set}")

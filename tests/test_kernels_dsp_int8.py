@@ -1,10 +1,13 @@
-"""The "arm-dsp-int8" kernels (DSP kernels reading int8 weights): byte-identical with the numpy reference.
+"""The DSP kernels reading int8 weights (the "arm-dsp" family's conv, pointwise and FC kernels, the
+default on cortex-m4/m7/m33): byte-identical with the numpy reference.
 
-Host part: the packed int8 words, widened the way the kernels widen them, pair with the columns the
-kernels build; the five-word records carry the unscaled bias and the left shift. QEMU part: a plan of
-small networks (built by test_kernels_dsp's helpers) with `--kernels arm-dsp-int8` on cortex-m4, -m7
-and -m33, compared byte for byte with the simulation. Build part: a model whose int16 layout does not
-fit a board's flash but whose int8 layout does gets these kernels under `auto`.
+Host part: a numpy model of mcu_dsp8_matmul_3cols (pixels widened by SXTB16 / SXTB16 ROR 8 into
+k-pairs, the packed weight words widened the same way, one per channel) gives the reference
+accumulator from the packed words; the three-word records carry the unscaled bias, the shifts and
+the output zero point, and their output stage equals the reference requantization. QEMU part: a plan
+of small networks (built by test_kernels_dsp's helpers) with the default kernels on cortex-m4, -m7
+and -m33, compared byte for byte with the simulation. Build part: a model whose int16 layout does
+not fit a board's flash gets the int8 kernels under `auto`, without a fallback.
 """
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ import numpy as np
 import pytest
 
 from mcucompile.build import build_from_graph, build_project
-from mcucompile.kernels.arm_dsp import channel_records, pointwise_order
-from mcucompile.kernels.arm_dsp_int8 import pack_matmul_int8, records_int8
+from mcucompile.errors import McuCompileError
+from mcucompile.kernels.arm_dsp import channel_records, requantize_dsp
+from mcucompile.kernels.arm_dsp_int8 import column_pairs, pack_matmul_int8, records_int8, records_packed
+from mcucompile.quant.fixedpoint import requantize
 from mcucompile.project.fit import place
 from mcucompile.run import run_nhwc
 from mcucompile.targets import resolve
@@ -32,17 +37,21 @@ PLAN = [
     ("gray", 1, (9, 7), [("conv", 7, 3, 1, [1, 0, 1, 0]), ("pw", 16), ("dw", 3, 2, [1, 1, 1, 1]), ("pw", 5),
                          ("fc", 4)]),
     ("extreme_zp", 3, (6, 5), [("conv", 8, 5, 1, [2, 2, 2, 2]), ("pw", 13), ("dw", 3, 1, [1, 1, 1, 1]), ("pw", 6)]),
+    # 35 pixels (blocks of 3 and a last one of 2), in_c 5 (k4 8) and 34 (k4 36: four turns of 8 k and
+    # the 4-k step), out_c 34 and 7, the FC over 7 inputs; a 4-channel 3x3 conv (k 36).
+    ("tails", 5, (5, 7), [("pw", 34), ("pw", 7), ("conv", 9, 3, 1, [1, 1, 1, 1]), ("pw", 11), ("fc", 7)]),
 ]
 FORCED = {
     "extreme_zp": {-1: (127, None, None), 0: (-128, -128, 127), 1: (127, -128, 127), 2: (-128, -100, 90),
                    3: (-128, -128, 127)},
     "rgb_odd": {-1: (-128, None, None), 2: (-3, -3, 127)},
+    "tails": {-1: (127, None, None), 0: (-128, -128, 127), 1: (127, -128, 127), 3: (-128, -128, 50)},
 }
 # {compute layer index: left shifts}: channel c's requantization becomes the same scale written as
 # multiplier * 2^shift with shift = the c % len-th entry (>= 0, so the kernels' accumulator shift
 # left = shift + 1 takes several values per layer); calibration alone gives shift < 0 (left = 1).
 SHIFTED = {"rgb_odd": {0: (0, 1, 2), 2: (1, 3), 5: (0, 2)}, "gray": {0: (3, 0), 1: (0, 1, 2, 3)},
-           "extreme_zp": {1: (1, 2, 0)}}
+           "extreme_zp": {1: (1, 2, 0)}, "tails": {0: (0, 4), 4: (2, 0, 1)}}
 
 
 def _shift(graph, shifted):
@@ -62,25 +71,35 @@ def _sxtb16(words, ror8=False):
     return b[:, [1, 3]] if ror8 else b[:, [0, 2]]
 
 
-@pytest.mark.parametrize("cout, k, pointwise", [(5, 7, True), (4, 16, True), (1, 3, True), (6, 27, False),
-                                                (3, 9, False)])
-def test_packed_int8_words_pair_with_the_columns(cout, k, pointwise):
+def dsp8_dot(words: np.ndarray, x: np.ndarray, cout: int) -> np.ndarray:
+    """numpy model of mcu_dsp8_matmul_3cols' products for one pixel: x (K int8 values, natural order)
+    as the kernels widen it (zero padded to k4, k-pairs (4g, 4g + 2), (4g + 1, 4g + 3)), times each
+    channel pair's words widened by SXTB16 (channel c0) and SXTB16 ROR 8 (c1). [cout] sums."""
+    k = len(x)
+    pairs = column_pairs(k)
+    xp = np.where(pairs >= 0, np.concatenate([np.asarray(x, np.int64), [0]])[pairs], 0)  # [k pair][2]
+    n = pairs.shape[0]
+    assert len(words) == (cout + 1) // 2 * n + 1 and words[-1] == 0  # the word the loop reads ahead
+    body = np.asarray(words[:-1]).reshape(-1, n)
+    acc = np.zeros(cout, np.int64)
+    for c in range(cout):
+        wc = _sxtb16(body[c // 2], ror8=c % 2 == 1)  # [k pair][2]
+        acc[c] = (wc * xp).sum()
+    return acc
+
+
+@pytest.mark.parametrize("cout, k", [(5, 7), (4, 16), (1, 3), (6, 27), (3, 9), (2, 4), (7, 1)])
+def test_packed_int8_words_give_the_reference_products(cout, k):
     rng = np.random.default_rng(cout * k)
     w = rng.integers(-128, 128, (cout, k))
+    w[0, 0], w[-1, -1] = -128, 127
     x = rng.integers(-128, 128, k)
-    order = pointwise_order(k) if pointwise else np.arange(k)
-    k4 = (k + 3) // 4 * 4
-    # One pixel's column as the kernels lay it out: k-pair i holds x[order[2i]], x[order[2i + 1]].
-    col = np.zeros(k4, np.int64)
-    col[:k] = x[order]
-    col = col.reshape(-1, 2, 2)  # [group][word lo / hi][pair]
-    words = pack_matmul_int8(w, order).reshape(-1, k4 // 4, 2)  # [channel pair][group][c0 / c1]
-    for c in range(cout):
-        word = words[c // 2, :, c % 2]
-        acc = (_sxtb16(word) * col[:, 0]).sum() + (_sxtb16(word, ror8=True) * col[:, 1]).sum()
-        assert acc == int(w[c] @ x), c
-    if cout % 2:
-        assert not words[-1, :, 1].any()  # the odd channel's partner
+    words = pack_matmul_int8(w)
+    np.testing.assert_array_equal(dsp8_dot(words, x, cout), w @ x)
+    if cout % 2:  # the odd channel's partner: zero bytes 1 and 3 of every word
+        n = column_pairs(k).shape[0]
+        last = np.asarray(words[-1 - n:-1], np.int64).astype(np.uint32)
+        assert not np.any(last & 0xFF00FF00)
 
 
 def test_records_keep_the_bias_unscaled_and_carry_left():
@@ -90,6 +109,40 @@ def test_records_keep_the_bias_unscaled_and_carry_left():
     assert r8.shape == (2, 5)
     assert list(r8[0]) == [100 + 128 * 4 * 127, 1 << 30, 8 - 7 * 16, 4, 1]
     assert list(r8[1]) == [-7 + 128 * 4 * 127, 1 << 30, 1 - 7 * 2, 1, 3]
+    packed = records_packed(records, scale)
+    assert packed.shape == (2, 3)
+    assert list(packed[0]) == [100 + 128 * 4 * 127, 1 << 30, -13 << 16 | 1 << 8 | 4]  # 2 zp_out + 1 = -13
+    assert list(packed[1]) == [-7 + 128 * 4 * 127, 1 << 30, -13 << 16 | 3 << 8 | 1]
+
+
+def _output_stage(acc, packed_record, act_min, act_max):
+    """numpy model of mcu_dsp8_store3 for one channel: the packed word unpacked, the accumulator shifted
+    left, then the short sequence (arm_dsp.requantize_dsp) with the rounding constant rebuilt."""
+    bias, mult, word = (int(v) for v in packed_record)
+    shift, left, odd = word & 0xFF, (word >> 8) & 0xFF, word >> 16
+    rec = np.array([[0, mult, odd * (1 << (shift - 1)), shift]], np.int64)
+    return requantize_dsp(np.asarray(acc, np.int64) << left, rec, act_min, act_max)
+
+
+@pytest.mark.parametrize("shift, zp_out, act", [(-9, -128, (-128, 127)), (-1, 127, (-128, 127)), (0, 5, (-20, 90)),
+                                                (3, -7, (-128, 127)), (-20, 0, (0, 127))])
+def test_packed_records_requantize_as_the_reference(shift, zp_out, act):
+    rng = np.random.default_rng(abs(shift) + zp_out + 300)
+    w = rng.integers(-128, 128, (3, 16))
+    bias = rng.integers(-5000, 5000, 3)
+    mult = [1 << 30, (1 << 31) - 1, 1518500250]
+    plan = channel_records(w, bias, -128, mult, shift, zp_out)
+    assert plan is not None
+    records, scale = plan
+    packed = records_packed(records, scale)
+    x = rng.integers(-128, 128, (200, 16))
+    x[0], x[1] = 127, -128
+    for c in range(3):
+        acc = bias[c] + (x + 128) @ w[c]  # the reference's accumulator (input zero point -128)
+        kernel_acc = packed[c, 0] + x @ w[c]  # the kernels': folded bias plus the raw products
+        np.testing.assert_array_equal(kernel_acc, acc)
+        want = requantize(acc, np.int64(mult[c]), np.int64(shift), zp_out, *act)
+        np.testing.assert_array_equal(_output_stage(kernel_acc, packed[c], *act), want)
 
 
 @pytest.mark.qemu
@@ -100,21 +153,22 @@ def test_dsp_int8_kernels_equal_numpy_reference(tmp_path, name, channels, size, 
     graph, xq, reference = plan_case(tmp_path, name, channels, size, layers, model_seed=len(name) + 1, data_seed=13,
                                      forced=FORCED.get(name, {}),
                                      adjust=lambda g: _shift(g, SHIFTED.get(name, {})))
-    want = ["mcu_dwconv_s8_dsp" if kind == "dw" else "mcu_conv_s8_dsp8" if kind == "conv" else "mcu_pwconv_s8_dsp8"
-            for kind, *_ in layers]
+    # The depthwise layers' kernels are another family's (tests of their own).
+    want = ["mcu_conv_s8_dsp8" if kind == "conv" else "mcu_pwconv_s8_dsp8" for kind, *_ in layers if kind != "dw"]
     for target_name in TARGETS:
         target, board = resolve(target_name, None)
         project = tmp_path / target_name
         report = build_from_graph(graph, target, project, board, place(board), compile_firmware=True,
-                                  kernels="arm-dsp-int8")
-        assert [l["kernel"] for l in report["layers"] if "avgpool" not in l["kernel"]] == want
+                                  kernels="auto")
+        assert [l["kernel"] for l in report["layers"] if "avgpool" not in l["kernel"] and "dwconv" not in l["kernel"]] \
+            == want
         y = run_nhwc(project, xq)
         np.testing.assert_array_equal(y.reshape(4, -1), reference, err_msg=f"{name} on {target_name}")
 
 
-def test_auto_falls_back_to_int8_dsp_weights_where_int16_does_not_fit(tmp_path):
-    # 16 * 3 * 9 + 16 * 640 + 640 * 1024 = 666,432 int8 weights: about 1.33 MB as int16 pairs, more
-    # than the stm32f746's 1 MB of flash; as int8 they fit.
+def test_auto_keeps_int8_weights_where_int16_does_not_fit(tmp_path):
+    # 16 * 3 * 9 + 16 * 640 + 640 * 1024 = 666,432 int8 weights: about 1.33 MB as int16 pairs
+    # (arm-dsp-int16), more than the stm32f746's 1 MB of flash; "auto" stores them int8.
     model = _model(tmp_path / "between.onnx", 3, (4, 4), [("conv", 16, 3, 2, [1, 1, 1, 1]), ("pw", 640),
                                                           ("pw", 1024)], seed=5)
     logged = []
@@ -122,4 +176,7 @@ def test_auto_falls_back_to_int8_dsp_weights_where_int16_does_not_fit(tmp_path):
                            compile_firmware=False, log=logged.append)
     assert [l["kernel"] for l in report["layers"]] == ["mcu_conv_s8_dsp8", "mcu_pwconv_s8_dsp8",
                                                        "mcu_pwconv_s8_dsp8"]
-    assert any("does not fit stm32f746; built with --kernels arm-dsp-int8" in line for line in logged), logged
+    assert not any("does not fit" in line for line in logged), logged
+    with pytest.raises(McuCompileError, match="does not fit|flash"):
+        build_project(model, None, tmp_path / "out16", board="stm32f746", calib="random", compile_firmware=False,
+                      kernels="arm-dsp-int16")

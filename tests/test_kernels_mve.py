@@ -191,7 +191,7 @@ def pointwise_call(rng, i, case):
     expected = conv2d_s8(x=x, w=w, stride=(1, 1), pads=(0, 0, 0, 0), **q)
     folded = arm_mve.fold_bias(w, q["bias"], q["input_zp"])
     arrays = [(f"x{i}", "int8_t", x), (f"w{i}", "int8_t", arm_mve.pack_pointwise(w)),
-              (f"rq{i}", "int32_t", arm_mve.pack_requant_rows(folded, q["multiplier"], q["shift"]))]
+              (f"rq{i}", "int32_t", arm_mve.pack_requant_pairs(folded, q["multiplier"], q["shift"]))]
     call = KernelCall(f"mcu_pwconv_s8_mve(&io, {case['h'] * case['w']}, {case['cin']}, {case['cout']}, x{i}, w{i}, "
                       f"rq{i}, out)", arrays, expected.size,
                       setup=f"        static const mcu_quant_io io = {_io_init(q)};")
@@ -251,7 +251,7 @@ def ties_call(i):
              shift=shifts, act_min=-128, act_max=127)
     expected = conv2d_s8(x=x, w=w, stride=(1, 1), pads=(0, 0, 0, 0), **q)
     arrays = [(f"x{i}", "int8_t", x), (f"w{i}", "int8_t", arm_mve.pack_pointwise(w)),
-              (f"rq{i}", "int32_t", arm_mve.pack_requant_rows(q["bias"], q["multiplier"], q["shift"]))]
+              (f"rq{i}", "int32_t", arm_mve.pack_requant_pairs(q["bias"], q["multiplier"], q["shift"]))]
     call = KernelCall(f"mcu_pwconv_s8_mve(&io, 256, 1, {len(shifts)}, x{i}, w{i}, rq{i}, out)", arrays,
                       expected.size, setup=f"        static const mcu_quant_io io = {_io_init(q)};")
     return call, expected

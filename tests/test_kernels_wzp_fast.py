@@ -24,9 +24,10 @@ from onnx import TensorProto, helper, numpy_helper
 from mcucompile.build import build_from_graph, build_project
 from mcucompile.codegen.lower import lower
 from mcucompile.compiler import compile_graph
+from mcucompile.errors import McuCompileError
 from mcucompile.kernels import KERNEL_SETS, REFERENCE, TABLE, arm_mve, ref, variants
 from mcucompile.kernels.arm_dsp import channel_records, pack_matmul, pointwise_order
-from mcucompile.kernels.arm_dsp_int8 import pack_matmul_int8, records_int8
+from mcucompile.kernels.arm_dsp_int8 import pack_matmul_int8, records_packed
 from mcucompile.project.fit import place
 from mcucompile.run import run_nhwc
 from mcucompile.run import run_project
@@ -34,7 +35,7 @@ from mcucompile.simulate import simulate_graph
 from mcucompile.targets import TARGETS, get_target, resolve
 
 from .firmware_tools import need
-from .test_kernels_dsp_int8 import _sxtb16
+from .test_kernels_dsp_int8 import dsp8_dot
 from .test_tflite_exact import IMAGENET, IMAGES, _need_shared, _photos, _to_int8
 
 # --- host: the folding of the weight zero point --------------------------------------------------
@@ -65,22 +66,14 @@ def _reference_acc(x, inside, w, bias, zx, zw):
 
 @pytest.mark.parametrize("zx, zw", [(-128, 127), (127, -128), (-128, -127), (3, 100)])
 def test_int8_weights_with_a_column_sum_give_the_reference_accumulator(zx, zw):
-    """arm-dsp-int8: packed int8 weights (widened as SXTB16 widens them), the five-word records made
-    from w - zw, and each accumulator starting from -zw times its column's sum."""
+    """The int8-weight DSP kernels: packed int8 weights (widened as the kernels widen them), the
+    three-word records made from w - zw, and each accumulator starting from -zw times its column's sum."""
     x, inside, w, bias = _window_case(5, 3, 3, 3, zx, zw)
-    k = len(x)
     records, scale = channel_records(w - zw, bias, zx, 1 << 30, -9, 0)
-    r8 = records_int8(records, scale)
-    k4 = (k + 3) // 4 * 4
-    col = np.zeros(k4, np.int64)
-    col[:k] = x  # the convolution's natural k order
-    words = pack_matmul_int8(w, np.arange(k)).reshape(-1, k4 // 4, 2)
-    pairs = col.reshape(-1, 2, 2)
-    start = -zw * col.sum()  # mcu_dsp_zero_point_starts: filter_offset * (the column's sum)
-    for c in range(len(w)):
-        word = words[c // 2, :, c % 2]
-        dot = (_sxtb16(word) * pairs[:, 0]).sum() + (_sxtb16(word, ror8=True) * pairs[:, 1]).sum()
-        assert r8[c, 0] + start + dot == _reference_acc(x, inside, w, bias, zx, zw)[c], c
+    packed = records_packed(records, scale)
+    start = -zw * x.sum()  # mcu_dsp8_columns: filter_offset * (the column's sum)
+    np.testing.assert_array_equal(packed[:, 0] + start + dsp8_dot(pack_matmul_int8(w), x, len(w)),
+                                  _reference_acc(x, inside, w, bias, zx, zw))
 
 
 @pytest.mark.parametrize("zx, zw", [(-128, 127), (127, -128), (0, -1)])
@@ -165,26 +158,30 @@ def test_the_exactness_proof_takes_the_weights_minus_their_zero_point(tmp_path):
     graph = _with_left_shift(compile_graph(_pointwise_model(tmp_path / "zw0.onnx", 0)), 8)
     assert graph.nodes[0].attrs["weight_zp"] == -128
     assert _kernel(graph, "cortex-m7", "auto") == "mcu_pwconv_s8_wzp_ref"
-    assert _kernel(graph, "cortex-m7", "arm-dsp-int8") == "mcu_pwconv_s8_wzp_ref"
+    assert _kernel(graph, "cortex-m7", "arm-dsp-int16") == "mcu_pwconv_s8_wzp_ref"
     assert _kernel(graph, "cortex-m55", "auto") == "mcu_pwconv_s8_wzp_mve"  # no bound to prove there
     # left = 7: 255 * 128 = 32640 fits, so the DSP kernels take the layer.
     graph = _with_left_shift(compile_graph(_pointwise_model(tmp_path / "zw0.onnx", 0)), 7)
-    assert _kernel(graph, "cortex-m7", "auto") == "mcu_pwconv_s8_dsp"
-    assert _kernel(graph, "cortex-m7", "arm-dsp-int8") == "mcu_pwconv_s8_wzp_dsp8"
+    assert _kernel(graph, "cortex-m7", "auto") == "mcu_pwconv_s8_wzp_dsp8"
+    assert _kernel(graph, "cortex-m7", "arm-dsp-int16") == "mcu_pwconv_s8_dsp"
     # uint8 zero point 128 is int8 0: an ordinary int8 layer, whatever the shift.
     graph = _with_left_shift(compile_graph(_pointwise_model(tmp_path / "zw128.onnx", 128)), 8)
     assert "weight_zp" not in graph.nodes[0].attrs
-    assert _kernel(graph, "cortex-m7", "auto") == "mcu_pwconv_s8_dsp"
+    assert _kernel(graph, "cortex-m7", "auto") == "mcu_pwconv_s8_dsp8"
 
 
-def test_the_flash_fallback_keeps_weight_zero_points_on_dsp_kernels(tmp_path):
-    # 640 * 1024 uint8 weights: 1.31 MB as the int16 pairs of "auto", more than the stm32f746's 1 MB of
-    # flash; as int8 (arm-dsp-int8, which subtracts the zero point in the kernel) they fit.
+def test_weight_zero_points_keep_int8_weights_in_flash(tmp_path):
+    # 640 * 1024 uint8 weights: 1.31 MB as int16 pairs (arm-dsp-int16), more than the stm32f746's 1 MB of
+    # flash; "auto" keeps them int8 (the kernel subtracts the zero point), which fits without a fallback.
     logged = []
-    report = build_project(_pointwise_model(tmp_path / "wide.onnx", 3, cin=640, cout=1024), None, tmp_path / "out",
-                           board="stm32f746", compile_firmware=False, log=logged.append)
+    model = _pointwise_model(tmp_path / "wide.onnx", 3, cin=640, cout=1024)
+    report = build_project(model, None, tmp_path / "out", board="stm32f746", compile_firmware=False,
+                           log=logged.append)
     assert [layer["kernel"] for layer in report["layers"]] == ["mcu_pwconv_s8_wzp_dsp8"]
-    assert any("does not fit stm32f746; built with --kernels arm-dsp-int8" in line for line in logged), logged
+    assert not any("does not fit" in line for line in logged), logged
+    with pytest.raises(McuCompileError, match="does not fit|flash"):
+        build_project(model, None, tmp_path / "out16", board="stm32f746", compile_firmware=False,
+                      kernels="arm-dsp-int16")
 
 
 def test_every_kernel_choice_reaches_a_kernel_for_every_op():
@@ -221,7 +218,7 @@ PLAN = [
                                 ("pw", 33, 1, "relu6", 0), ("dw", 3, 1, [1, 1, 1, 1], 0, "none", 250),
                                 ("pw", 19, 200, "none", 10)]),
 ]
-CONFIGS = [("cortex-m7", "auto"), ("cortex-m7", "arm-dsp-int8"), ("cortex-m4", "auto"), ("cortex-m55", "auto")]
+CONFIGS = [("cortex-m7", "auto"), ("cortex-m7", "arm-dsp-int16"), ("cortex-m4", "auto"), ("cortex-m55", "auto")]
 SAMPLES = 4
 
 
@@ -234,9 +231,11 @@ def _fast_kernel(layer, target: str, kernels: str) -> str:
             return f"mcu_dwconv3x3_s8{wzp}_mve" if layer[1] == 3 else "mcu_dwconv_s8_dsp"
         return f"mcu_conv_small_s8{wzp}_mve" if kind == "conv" else f"mcu_pwconv_s8{wzp}_mve"
     if kind == "dw":
-        return "mcu_dwconv_s8_dsp"  # every DSP family: int16 weights, w - zw
+        # int8 weights for a 3x3 layer without a zero point; otherwise int16 weights, w - zw
+        return "mcu_dwconv3x3_s8_dsp8" if layer[1] == 3 and not wzp else "mcu_dwconv_s8_dsp"
     name = "mcu_conv_s8" if kind == "conv" else "mcu_pwconv_s8"
-    return f"{name}_dsp" if kernels == "auto" else f"{name}{wzp}_dsp8"
+    # int16 weights take w - zw as they are; the int8 kernels (the default) subtract zw * sum(x).
+    return f"{name}_dsp" if kernels == "arm-dsp-int16" else f"{name}{wzp}_dsp8"
 
 
 def _correlate(x, w, stride, pads, pad_value):
@@ -391,7 +390,7 @@ def imagenet_host_outputs(tmp_path_factory):
 @pytest.mark.qemu
 @pytest.mark.xdist_group("qemu")
 @pytest.mark.parametrize("target_name, fast", [
-    ("cortex-m7", {"mcu_conv_s8_dsp", "mcu_dwconv_s8_dsp", "mcu_pwconv_s8_dsp"}),
+    ("cortex-m7", {"mcu_conv_s8_wzp_dsp8", "mcu_dwconv_s8_dsp", "mcu_pwconv_s8_wzp_dsp8"}),
     ("cortex-m55", {"mcu_conv_small_s8_wzp_mve", "mcu_dwconv3x3_s8_wzp_mve", "mcu_pwconv_s8_wzp_mve"})])
 def test_imagenet_uint8_on_fast_kernels_equals_the_host_build(tmp_path, imagenet_host_outputs, target_name, fast):
     need("arm-none-eabi-gcc", "make", "qemu-system-arm")

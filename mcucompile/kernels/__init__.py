@@ -20,16 +20,18 @@ from . import arm_dsp, arm_dsp_int8, arm_mve, cmsis_nn, neon, ref, wzp
 # "auto" takes the families its target lists (targets.Target.kernel_families, data), the best
 # variant first (each variant's `applies` also checks the ISA and the layer);
 # "ref" forces the portable reference everywhere (for comparisons); a family's name takes only that
-# family's variants and the reference (e.g. the DSP path on a Helium core). "arm-dsp-int8" (int8
-# weights in flash) and "cmsis-nn" (a library of the user's) are never chosen by "auto"; build.py
-# falls back to "arm-dsp-int8" where the "auto" layout does not fit the board.
+# family's variants and the reference (e.g. the DSP path on a Helium core). The DSP family ("arm-dsp")
+# keeps int8 weights in flash for conv, pointwise and FC (faster in cycles than its int16 kernels);
+# "arm-dsp-int16" (those int16 kernels) and "cmsis-nn" (a library of the user's) are never chosen by
+# "auto"; build.py falls back to the reference where the "auto" layout does not fit the board.
 KERNEL_SETS = {
     "auto": None,  # the target's own families (Target.kernel_families)
     "ref": (),
     "arm-dsp": ("arm-dsp",),
     "mve": ("mve",),
     "cmsis-nn": ("cmsis-nn",),
-    "arm-dsp-int8": ("arm-dsp-int8",),
+    "arm-dsp-int8": ("arm-dsp-int8", "arm-dsp"),  # the DSP family's old name for its int8-weight kernels
+    "arm-dsp-int16": ("arm-dsp-int16", "arm-dsp"),  # int16 weights (twice the flash) for conv and FC, for comparison
     "neon": ("neon",),  # baseline Armv8-A NEON, also on a core with the dot product
     "neon-dotprod": ("neon-dotprod", "neon"),  # SDOT where a kernel has it, NEON for the rest
 }
@@ -40,6 +42,7 @@ REFERENCE = ("wzp-ref", "ref")
 FAMILY_NEEDS = {"mve": ("mve", "Helium (cortex-m55)"),
                 "arm-dsp": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)"),
                 "arm-dsp-int8": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)"),
+                "arm-dsp-int16": ("dsp", "the DSP extension (cortex-m4, m7, m33, m55)"),
                 "neon": ("neon", "AArch64 NEON (cortex-a53, a72, a76)"),
                 "neon-dotprod": ("dotprod", "the dot-product extension (cortex-a76)")}
 
@@ -77,15 +80,17 @@ class Variant(Protocol):
 # (uint8 models) where they can compute them exactly, and refuse the rest.
 TABLE: dict[str, list[tuple[str, Variant]]] = {
     "conv2d": [("neon-dotprod", neon.Conv(dotprod=True)), ("neon", neon.Conv(dotprod=False)),
-               ("mve", arm_mve.Conv()), ("arm-dsp", arm_dsp.Conv()), ("arm-dsp-int8", arm_dsp_int8.Conv()),
+               ("mve", arm_mve.Conv()), ("arm-dsp-int16", arm_dsp.Conv()), ("arm-dsp", arm_dsp_int8.Conv()),
                ("cmsis-nn", cmsis_nn.ConvLike()), ("wzp-ref", wzp.Conv()), ("ref", ref.Conv())],
-    "depthwise_conv2d": [("neon", neon.Depthwise()), ("mve", arm_mve.Depthwise()), ("arm-dsp", arm_dsp.Depthwise()),
-                         ("arm-dsp-int8", arm_dsp.Depthwise()),  # the int16 kernel (see arm_dsp_int8.py)
+    "depthwise_conv2d": [("neon", neon.Depthwise()), ("mve", arm_mve.Depthwise()),
+                         # int8 weights for 3x3 (stride_w 1, 2; no weight zero point), else int16 weights
+                         ("arm-dsp", arm_dsp.Depthwise3x3()), ("arm-dsp", arm_dsp.Depthwise()),
                          ("cmsis-nn", cmsis_nn.ConvLike()),
                          ("wzp-ref", wzp.Depthwise()), ("ref", ref.Depthwise())],
     "fully_connected": [("neon-dotprod", neon.FullyConnected(dotprod=True)),
                         ("neon", neon.FullyConnected(dotprod=False)), ("mve", arm_mve.FullyConnected()),
-                        ("arm-dsp", arm_dsp.FullyConnected()), ("arm-dsp-int8", arm_dsp_int8.FullyConnected()), ("cmsis-nn", cmsis_nn.FullyConnected()),
+                        ("arm-dsp-int16", arm_dsp.FullyConnected()), ("arm-dsp", arm_dsp_int8.FullyConnected()),
+                        ("cmsis-nn", cmsis_nn.FullyConnected()),
                         ("wzp-ref", wzp.FullyConnected()), ("ref", ref.FullyConnected())],
     "avg_pool": [("neon", neon.AvgPool()), ("cmsis-nn", cmsis_nn.AvgPool()), ("wzp-ref", wzp.AvgPoolHalfUp()),
                  ("ref", ref.AvgPool())],

@@ -1,5 +1,8 @@
 """Cortex-M DSP-extension kernels (runtime_c/arm_dsp): SMLAD/SXTB16, constants laid out at build time.
 
+(Conv and FullyConnected here are the int16-weight kernels, `--kernels arm-dsp-int16`; the family's
+default for those ops reads int8 weights: kernels/arm_dsp_int8.py, which builds on this module.)
+
 The compiler does ahead of time what the kernels would otherwise redo on every call:
 - weights are stored already widened to int16 pairs, in the order and pairing the kernels read them
   (see runtime_c/include/mcu_nn_dsp.h for each layout). int16 rather than int8 with SXTB16 in the
@@ -161,7 +164,7 @@ class Conv:
                "fc": ("mcu_pwconv_s8_dsp", "Arm DSP pointwise kernel on one pixel")}
     CODE_BYTES = CODE_BYTES
 
-    def _kernel(self, kind: str, zw: int) -> tuple[str, str, dict]:
+    def _kernel(self, kind: str, zw: int, ctx=None) -> tuple[str, str, dict]:
         """(kernel, variant text, extra call parameters): the same kernels with or without a weight
         zero point, which the stored weights have taken in."""
         return (*self.KERNELS[kind], {})
@@ -177,7 +180,7 @@ class Conv:
         k = kh * kw * cin
         k4 = (k + 3) // 4 * 4
         pointwise = is_pointwise(ctx)
-        if not pointwise and 4 * k4 > MAX_SCRATCH:
+        if not pointwise and self._scratch("conv", k4) > MAX_SCRATCH:
             return None
         plan = _records(ctx, w.reshape(cout, k))
         if plan is None:
@@ -187,13 +190,17 @@ class Conv:
     def applies(self, ctx) -> bool:
         return ctx.target.has("dsp") and self._plan(ctx) is not None
 
+    def _scratch(self, kind: str, k4: int) -> int:
+        """Scratch bytes of the kernel (its C twin: mcu_*_dsp_scratch_bytes): two int16 columns of k4."""
+        return 2 * k4 * 2
+
     def _matmul_layer(self, ctx, kind: str, summary: str, w2d, order, plan, geometry, in_shape, out_shape,
                       k4: int) -> Layer:
         zw = weight_zero_point(ctx.node)
-        kernel, variant, extra = self._kernel(kind, zw)
+        kernel, variant, extra = self._kernel(kind, zw, ctx)
         weights, records = self._pack(w2d, zw, order, *plan)
-        return _layer(ctx, kernel, variant, summary, weights, records, geometry, in_shape, out_shape, 2 * k4 * 2,
-                      self.CODE_BYTES.get(kernel, 4096), **extra)
+        return _layer(ctx, kernel, variant, summary, weights, records, geometry, in_shape, out_shape,
+                      self._scratch(kind, k4), self.CODE_BYTES.get(kernel, 4096), **extra)
 
     def build(self, ctx) -> Layer:
         node = ctx.node
@@ -238,6 +245,105 @@ class Depthwise:
                       f"depthwise conv {kh}x{kw} stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
                       pack_depthwise(scaled), records, (kh, kw, sh, sw, pads[0], pads[1]), tuple(ctx.x.shape[1:4]),
                       tuple(ctx.y.shape[1:4]), dwconv_scratch_bytes(c), CODE_BYTES["mcu_dwconv_s8_dsp"])
+
+
+class Depthwise3x3:
+    """3x3, stride_w 1 or 2, int8 weights in flash as they are: input rows widened once into a
+    ring of per-channel int16 pairs, two taps of one channel per SMLAD (runtime_c/arm_dsp/
+    mcu_dwconv3x3_s8_dsp8.c). Runs in place where the rows allow it. Layers with a weight zero point
+    (w - zw leaves int8) and other kernels take Depthwise below."""
+
+    KERNEL = "mcu_dwconv3x3_s8_dsp8"
+    CODE_BYTES = 3072  # arm-none-eabi-gcc 12 -O2: 2,080 bytes on cortex-m7, with half again as margin
+
+    def applies(self, ctx) -> bool:
+        node = ctx.node
+        kh, kw, _ = ctx.graph.tensor(node.inputs[1]).shape
+        if not (ctx.target.has("dsp") and (kh, kw) == (3, 3) and node.attrs["strides"][1] in (1, 2)
+                and not weight_zero_point(node)):
+            return False
+        plan = Depthwise()._plan(ctx)
+        # The kernel's output stage (dwconv3x3_requantize) needs right >= 1 in every channel.
+        return plan is not None and bool(np.all(plan[0][:, 3] >= 2))
+
+    def build(self, ctx) -> Layer:
+        node = ctx.node
+        w = ctx.graph.tensor(node.inputs[1]).data
+        c = w.shape[2]
+        check_reduction(node, 9)
+        check_window(node, (3, 3), node.attrs["strides"], node.attrs["pads"])
+        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
+        records, scale = Depthwise()._plan(ctx)
+        in_shape, out_shape = tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4])
+        scratch = dwconv3x3_scratch_bytes(c, out_shape[1], sw)
+        sources = [f"arm_dsp/{self.KERNEL}.c"]
+        inplace = dwconv3x3_inplace_ok(in_shape[:2], out_shape[:2], sh, pads[0])
+        layer = _layer(ctx, self.KERNEL, "Arm DSP, int8 weights, 2 taps of a channel per SMLAD",
+                       f"depthwise conv 3x3 stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
+                       pack_depthwise3x3_int8(w), dwconv3x3_records(records, scale, ctx.y.qparams.scalar_zero_point),
+                       (3, 3, sh, sw, pads[0], pads[1]),
+                       in_shape, out_shape, scratch, self.CODE_BYTES)
+        if inplace:
+            layer.inplace_kernel, layer.inplace_scratch, layer.inplace_sources = self.KERNEL, scratch, sources
+        return layer
+
+
+def pack_depthwise3x3_int8(w: np.ndarray) -> np.ndarray:
+    """[3, 3, c] int8 weights -> int32 words for mcu_dwconv3x3_s8_dsp8: the bytes as they are
+    (little-endian), the last word padded with zeros; the kernel widens and scales them per call."""
+    b = np.asarray(w, np.int64).reshape(-1) & 0xFF
+    b = np.concatenate([b, np.zeros(-len(b) % 4, np.int64)]).reshape(-1, 4)
+    return wrap_int32(b[:, 0] | b[:, 1] << 8 | b[:, 2] << 16 | b[:, 3] << 24).astype(np.int32)
+
+
+def dwconv3x3_records(records: np.ndarray, scale: np.ndarray, output_zp: int) -> np.ndarray:
+    """channel_records' [c, 4] records (bias scaled by 2^left) -> mcu_dwconv3x3_s8_dsp8's [c, 3]: the bias
+    unscaled, the multiplier, right | left << 8 | (output zero point & 0xFF) << 16 (the kernel derives
+    the rest per call). channel_records checked |bias| * 2^left < 2^30, so the scaled bias did not wrap
+    and the shift back is exact."""
+    left = np.log2(scale).astype(np.int64)
+    bias = np.asarray(records[:, 0], np.int64) >> left
+    right = np.asarray(records[:, 3], np.int64) - 1
+    packed = right | left << 8 | (int(output_zp) & 0xFF) << 16
+    return np.column_stack([bias, records[:, 1], packed]).astype(np.int32)
+
+
+def dwconv3x3_requantize(scaled_acc, records, act_min: int, act_max: int) -> np.ndarray:
+    """numpy model of mcu_dwconv3x3_s8_dsp8's output stage on acc * 2^left, records as channel_records'
+    (right >= 1): SMMLAR(A, m, half - [A < 0]), ASR right, SSAT #8, the layer's clamp (see DW3_STAGE)."""
+    a = np.asarray(scaled_acc, np.int64)
+    _, mult, rounding, right1 = (np.asarray(records[..., i], np.int64) for i in range(CHANNEL_WORDS))
+    assert np.all(right1 >= 2) and np.all(rounding % 2 == 0)
+    t = rounding // 2 + (a >> 31)
+    x = (a * mult + (t << 32) + (1 << 31)) >> 32
+    return np.clip(np.clip(x >> (right1 - 1), -128, 127), act_min, act_max)
+
+
+def dwconv3x3_row_words(out_w: int, stride_w: int) -> int:
+    """int32 words per channel of one widened input row (row_words in the C kernel)."""
+    even = (out_w + 1) // 2 * 2
+    return even // 2 + 1 if stride_w == 1 else even + 1
+
+
+def dwconv3x3_scratch_bytes(c: int, out_w: int, stride_w: int) -> int:
+    """mcu_dwconv3x3_s8_dsp8_scratch_bytes: a ring of 3 widened rows, one row of int32 sums, per
+    channel the weights and bias scaled by 2^left with the output stage's three words (10 words), and
+    one padded input row."""
+    words = dwconv3x3_row_words(out_w, stride_w)
+    return 4 * (3 * c * words + (out_w + 1) // 2 * 2 + 10 * c) + (2 * words * c + 3) // 4 * 4
+
+
+def dwconv3x3_inplace_ok(in_hw: tuple[int, int], out_hw: tuple[int, int], stride_h: int, pad_top: int) -> bool:
+    """Whether mcu_dwconv3x3_s8_dsp8 may write its output over its input: it reads the input only when
+    widening rows, and widens the rows of output row oy (up to oy * stride_h - pad_top + 2) before
+    computing it, so row oy's bytes must end at or before the first row not yet widened, unless
+    every row is."""
+    (h, w), (ho, wo) = in_hw, out_hw
+    for oy in range(ho):
+        unread = oy * stride_h - pad_top + 3
+        if unread < h and (oy + 1) * wo > unread * w:
+            return False
+    return True
 
 
 def dwconv_scratch_bytes(c: int) -> int:

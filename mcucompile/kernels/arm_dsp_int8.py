@@ -1,20 +1,23 @@
-"""The "arm-dsp-int8" kernel family: the Cortex-M DSP kernels reading int8 weights (runtime_c/arm_dsp/*_dsp8.c).
+"""The Cortex-M DSP convolution, pointwise and fully connected kernels reading int8 weights
+(runtime_c/arm_dsp/*_dsp8.c): the "arm-dsp" family's default for those ops on cortex-m4/m7/m33.
 
-For boards whose flash takes the int8 weights but not the int16 layout of the "arm-dsp" family (VWW:
-241 KB against 460 KB): the pointwise, fully connected and convolution kernels widen their weights in
-the loop with SXTB16 / SXTB16 ROR 8, one word of 4 int8 giving the two int16 pairs SMLAD needs. The
-compiler places each word's bytes so that those pairs line up with the input columns, which the
-kernels lay out exactly as the int16 kernels do (see runtime_c/include/mcu_nn_dsp.h).
+The weights stay int8 in flash (person_detect: about half the flash of the int16 layout) and are
+widened in registers: one word holds 2 k of 2 output channels, (c0 kA, c1 kA, c0 kB, c1 kB), so that
+SXTB16 gives channel c0's int16 pair and SXTB16 ROR 8 channel c1's, each used by the SMLAD of 3 pixels
+whose columns the kernels widen once per block (`pack_matmul_int8`, `column_pairs`). Faster in cycles
+than the int16-weight kernels (arm_dsp.Conv, now `--kernels arm-dsp-int16`) on VWW: llvm-mca
+cortex-m7, pointwise 5.9 M against 7.1 M cycles, first conv 1.1 M against 1.7 M. Each kernel has a
+twin, `<kernel>_1x`, with the inner loop ordered for cores that issue one instruction per cycle; the
+layer calls it (`entry`) on every target but the Cortex-M7.
 
 Requantization: the int16 family stores weights and bias times 2^left; int8 weights cannot carry
-that factor, so these kernels shift the (unscaled) accumulator left by `left` instead, a fifth word in
-the channel record. Everything else is the int16 family's: `arm_dsp.channel_records` proves per
-channel that |acc| * 2^left < 2^30 (so the shift is exact and the accumulator A the output stage sees
-is the same integer) and right <= MAX_RIGHT; this family accepts exactly the layers that one does
-(its int16 check, max|w| * 2^left < 2^15, also bounds `left`), and the rest take the reference.
-
-Depthwise layers keep the int16 depthwise kernel: their weights are a small share of the model
-(VWW: 9 per channel against in_c per channel for the pointwise layers).
+that factor, so these kernels shift the (unscaled) accumulator left by `left` instead. Everything
+else is the int16 family's: `arm_dsp.channel_records` proves per channel that |acc| * 2^left < 2^30
+(so the shift is exact and the accumulator A the output stage sees is the same integer) and
+right <= MAX_RIGHT; this family accepts exactly the layers that one does (its int16 check,
+max|w| * 2^left < 2^15, also bounds `left`), and the rest take the reference. The records are three
+words per channel (`records_packed`: bias, multiplier, right + 1 | left << 8 | (2 zp_out + 1) << 16;
+the kernels rebuild the rounding constant), 8 bytes per channel less than the int16 family's.
 
 Weights with a zero point (legacy uint8 models, zw = node.attrs["weight_zp"]): w - zw spans
 [-255, 255], which int8 weights cannot hold, so the weights stay as they are and the zero point is
@@ -23,14 +26,9 @@ folded out exactly:
 over all K taps of a window, a padded tap counting as x = zx (as it does in the products, where it
 adds nothing). The zx term goes into the bias as for every layer (channel_records with w - zw, which
 also makes the whole exactness proof with the values the products take); the zw term is the kernels'
-(mcu_pwconv_s8_wzp_dsp8, mcu_conv_s8_wzp_dsp8): per pair of pixels they sum each pixel's column
+(mcu_pwconv_s8_wzp_dsp8, mcu_conv_s8_wzp_dsp8): per block of 3 pixels they sum each pixel's column
 (K values, the padded taps holding zx) and start every channel's accumulator from -zw times that sum,
-one sum per pixel shared by all output channels. The depthwise kernel's int16 weights take w - zw
-directly (kernels/arm_dsp.py). The kernels without a zero point are untouched (their instruction
-counts stay; see runtime_c/include/mcu_dsp_drivers.h).
-
-The family applies only under `--kernels arm-dsp-int8` on a target with the DSP extension, so it never
-changes what `auto` picks; build.py tries it first where the "auto" layout does not fit a board.
+one sum per pixel shared by all output channels (the kernels without a zero point have no sums).
 """
 from __future__ import annotations
 
@@ -40,10 +38,14 @@ from ..quant.fixedpoint import wrap_int32
 from . import arm_dsp
 
 CHANNEL_WORDS = 5
-# Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m7 (conv 1,856,
-# pointwise 2,584; their weight-zero-point twins 2,060 and 3,020 bytes) with about half again as margin.
-CODE_BYTES = {"mcu_conv_s8_dsp8": 3072, "mcu_pwconv_s8_dsp8": 4096, "mcu_conv_s8_wzp_dsp8": 3072,
-              "mcu_pwconv_s8_wzp_dsp8": 4608}
+# Targets that issue two instructions per cycle: they call the kernels themselves, the others the
+# `_1x` twins.
+DUAL_ISSUE = frozenset({"cortex-m7"})
+# Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes of what a project links on cortex-m7
+# (one of each kernel's two orders, with its static helpers: pointwise 1,930, conv 2,550, their
+# weight-zero-point twins 2,290 and 2,900 bytes) with about half again as margin.
+CODE_BYTES = {"mcu_conv_s8_dsp8": 4096, "mcu_pwconv_s8_dsp8": 3072, "mcu_conv_s8_wzp_dsp8": 4608,
+              "mcu_pwconv_s8_wzp_dsp8": 3584}
 
 
 def records_int8(records: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -55,50 +57,88 @@ def records_int8(records: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.column_stack([bias, records[:, 1:], left]).astype(np.int32)
 
 
-def byte_order(order: np.ndarray) -> np.ndarray:
-    """The columns' k order (pairs (kA, kB), (kC, kD) per group of 4) -> the weights' byte order
-    (kA, kC, kB, kD), so that SXTB16 (bytes 0, 2) and SXTB16 ROR 8 (bytes 1, 3) give those pairs."""
-    k4 = (len(order) + 3) // 4 * 4
-    padded = np.concatenate([order, np.full(k4 - len(order), -1, np.int64)])
-    return padded.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1)
+RECORD_WORDS = 3
 
 
-def pack_matmul_int8(w2d: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """[out_c, K] int8 weights -> int32 words for mcu_dsp8_matmul_2cols: per channel pair, per group of
-    4 k, (c0 word, c1 word), each word 4 int8 in `byte_order(order)` (-1: padding, 0)."""
-    cout = w2d.shape[0]
-    bytes_order = byte_order(order)
-    wp = np.zeros((cout + cout % 2, len(bytes_order)), np.int64)
-    wp[:cout] = np.where(bytes_order >= 0, np.asarray(w2d, np.int64)[:, np.maximum(bytes_order, 0)], 0)
-    b = wp.reshape(wp.shape[0] // 2, 2, -1, 4) & 0xFF  # [pair][channel][group][byte]
-    words = b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
-    return wrap_int32(words.transpose(0, 2, 1).reshape(-1)).astype(np.int32)
+def records_packed(records: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The int16 family's [out_c, 4] records -> [out_c, 3] for mcu_pwconv_s8_dsp8 / mcu_conv_s8_dsp8:
+    bias unscaled (as in `records_int8`), multiplier, and right + 1 | left << 8 | (2 zp_out + 1) << 16,
+    from which the kernels rebuild the record's rounding constant 2^right + zp_out * 2^(right + 1) =
+    (2 zp_out + 1) * 2^right. left <= 30 and right + 1 <= MAX_RIGHT + 1 fit a byte each."""
+    r8 = records_int8(records, scale).astype(np.int64)
+    rounding, shift, left = r8[:, 2], r8[:, 3], r8[:, 4]
+    odd = rounding >> (shift - 1)  # 2 zp_out + 1
+    assert np.all(odd << (shift - 1) == rounding) and np.all(odd % 2 == 1) and np.all(np.abs(odd) <= 255)
+    assert np.all(shift <= arm_dsp.MAX_RIGHT + 1) and np.all((left >= 0) & (left < 31))
+    packed = shift | left << 8 | odd << 16
+    return np.column_stack([r8[:, 0], r8[:, 1], wrap_int32(packed)]).astype(np.int32)
+
+
+def column_pairs(k: int) -> np.ndarray:
+    """[k4 / 2, 2] k of each int16 pair of a widened column: group g of 4 values (natural k order, zero
+    padded to k4) gives SXTB16's pair (4g, 4g + 2), then SXTB16 ROR 8's (4g + 1, 4g + 3); -1: padding."""
+    k4 = (k + 3) // 4 * 4
+    ks = np.arange(k4).reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1, 2)
+    return np.where(ks < k, ks, -1)
+
+
+def pack_matmul_int8(w2d: np.ndarray) -> np.ndarray:
+    """[out_c, K] int8 weights -> int32 words for mcu_dsp8_matmul_3cols: per channel pair, per k-pair
+    (kA, kB) of `column_pairs`, the bytes (c0 kA, c1 kA, c0 kB, c1 kB), so that SXTB16 gives channel
+    0's pair and SXTB16 ROR 8 channel 1's; padding k and an odd last channel hold 0. One zero word
+    follows: the kernels' loop reads one word past each channel pair's weights."""
+    w2d = np.asarray(w2d, np.int64)
+    cout, k = w2d.shape
+    pairs = column_pairs(k)
+    wp = np.zeros((cout + cout % 2, k + 1), np.int64)  # column k: the zero of padding
+    wp[:cout, :k] = w2d
+    b = wp[:, pairs] & 0xFF  # [channel][k pair][kA / kB]
+    b = b.reshape(-1, 2, pairs.shape[0], 2)  # [pair][c0 / c1][k pair][kA / kB]
+    words = b[:, 0, :, 0] | b[:, 1, :, 0] << 8 | b[:, 0, :, 1] << 16 | b[:, 1, :, 1] << 24
+    return np.append(wrap_int32(words.reshape(-1)), 0).astype(np.int32)
+
+
+def column_words(k4: int) -> int:
+    """MCU_DSP8_COLUMN_WORDS: three pixels' columns of k4 / 2 words, and two words the loop reads past them."""
+    return 3 * (k4 // 2) + 2
 
 
 class Conv(arm_dsp.Conv):
     """Pointwise 1x1 and small convolutions, as arm_dsp.Conv, with int8 weights widened in the loop."""
 
-    KERNELS = {"pointwise": ("mcu_pwconv_s8_dsp8", "Arm DSP, int8 weights, 2 pixels x 2 channels SMLAD"),
-               "conv": ("mcu_conv_s8_dsp8", "Arm DSP, int8 weights, im2col of 2 pixels, SMLAD"),
+    KERNELS = {"pointwise": ("mcu_pwconv_s8_dsp8", "Arm DSP, int8 weights, 3 pixels x 2 channels SMLAD"),
+               "conv": ("mcu_conv_s8_dsp8", "Arm DSP, int8 weights, im2col of 3 pixels, SMLAD"),
                "fc": ("mcu_pwconv_s8_dsp8", "Arm DSP pointwise kernel, int8 weights, on one pixel")}
     # The twins for weights with a zero point: they add -zw times the sum of each window's inputs.
-    WZP_KERNELS = {"pointwise": ("mcu_pwconv_s8_wzp_dsp8", "Arm DSP, int8 weights with a zero point, 2 pixels x "
+    WZP_KERNELS = {"pointwise": ("mcu_pwconv_s8_wzp_dsp8", "Arm DSP, int8 weights with a zero point, 3 pixels x "
                                                            "2 channels SMLAD"),
-                   "conv": ("mcu_conv_s8_wzp_dsp8", "Arm DSP, int8 weights with a zero point, im2col of 2 pixels, "
+                   "conv": ("mcu_conv_s8_wzp_dsp8", "Arm DSP, int8 weights with a zero point, im2col of 3 pixels, "
                                                     "SMLAD"),
                    "fc": ("mcu_pwconv_s8_wzp_dsp8", "Arm DSP pointwise kernel, int8 weights with a zero point, "
                                                     "on one pixel")}
     CODE_BYTES = CODE_BYTES
 
-    def _kernel(self, kind: str, zw: int) -> tuple[str, str, dict]:
-        if zw:
-            return (*self.WZP_KERNELS[kind], {"filter_offset": -zw})
-        return (*self.KERNELS[kind], {})
+    def _kernel(self, kind: str, zw: int, ctx=None) -> tuple[str, str, dict]:
+        """As arm_dsp.Conv._kernel; `entry`: the C function called, the kernel's single-issue twin
+        (`<kernel>_1x`, the inner loop ordered for cores that issue one instruction per cycle) on every
+        target but the dual-issue Cortex-M7 (see runtime_c/include/mcu_dsp8_matmul.h)."""
+        kernel, variant = (self.WZP_KERNELS if zw else self.KERNELS)[kind]
+        extra = {"filter_offset": -zw} if zw else {}
+        if ctx is not None and ctx.target.name not in DUAL_ISSUE:
+            extra["entry"] = kernel + "_1x"
+            variant += ", single-issue order"
+        return kernel, variant, extra
 
     def _pack(self, w2d: np.ndarray, zw: int, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
-        """int8 weights as they are (a zero point is the kernels' to subtract), the records carrying
-        left instead (`records_int8`)."""
-        return pack_matmul_int8(w2d, order), records_int8(records, scale)
+        """int8 weights as they are (a zero point is the kernels' to subtract), in natural k order (the
+        kernels widen the pixels and windows in that order), the records carrying left instead
+        (`records_int8`)."""
+        return pack_matmul_int8(w2d), records_packed(records, scale)
+
+    def _scratch(self, kind: str, k4: int) -> int:
+        """mcu_pwconv_s8_dsp8_scratch_bytes / mcu_conv_s8_dsp8_scratch_bytes: the three columns, and for
+        a convolution one window's k4 bytes and 4 that its whole-word copies may overrun."""
+        return 4 * column_words(k4) + (k4 + 4 if kind == "conv" else 0)
 
 
 class FullyConnected(Conv, arm_dsp.FullyConnected):

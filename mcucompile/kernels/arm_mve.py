@@ -75,20 +75,38 @@ def pack_requant(bias: np.ndarray, multiplier, shift) -> np.ndarray:
     return cols.reshape(4, -1, 4).transpose(1, 0, 2).reshape(-1).astype(np.int32)
 
 
-def pack_requant_rows(bias: np.ndarray, multiplier, shift) -> np.ndarray:
-    """[C, 4] int32: per channel bias, multiplier, left, right (the pointwise kernel's scalar order)."""
+def pointwise_order(channels: int) -> np.ndarray:
+    """The pointwise kernel's channel order, up to a multiple of four: per four channels c..c + 3 the
+    pairs (c, c + 2) and (c + 1, c + 3), whose two tiles narrow into one vector in channel order."""
+    return (np.arange(_round_up(channels, 4)).reshape(-1, 4)[:, [0, 2, 1, 3]]).reshape(-1)
+
+
+def pack_requant_pairs(bias: np.ndarray, multiplier, shift) -> np.ndarray:
+    """The pointwise kernel's requantization: a header of four words (all_right_shifts, zeros), then
+    per pair of channels of pointwise_order (a, b) five four-lane vectors bias, multiplier, left,
+    right and fix (all ones where right < 0), each over the tile's lanes (a, b, a, b); channels past
+    C are zeros."""
     c = len(bias)
+    order = pointwise_order(c)
+    cols = np.zeros((5, len(order)), np.int64)
     s = np.broadcast_to(np.asarray(shift, np.int64), (c,))
-    return np.stack([np.asarray(bias, np.int64), np.broadcast_to(np.asarray(multiplier, np.int64), (c,)),
-                     np.maximum(s, 0), np.minimum(s, 0)], axis=1).astype(np.int32)
+    cols[0, :c], cols[1, :c] = bias, np.broadcast_to(np.asarray(multiplier, np.int64), (c,))
+    cols[2, :c], cols[3, :c] = np.maximum(s, 0), np.minimum(s, 0)
+    cols[4, :c] = np.where(s < 0, -1, 0)
+    pairs = cols[:, order].reshape(5, -1, 2)  # [vector][pair][channel]
+    blocks = np.concatenate([pairs, pairs], axis=2).transpose(1, 0, 2).reshape(-1)
+    return np.concatenate([[all_right_shifts(shift, c), 0, 0, 0], blocks]).astype(np.int32)
 
 
 def pack_pointwise(w: np.ndarray) -> np.ndarray:
-    """[out_c, in_c] (or [out_c, 1, 1, in_c]) -> [out_c, in_c rounded up to 16], zero-padded."""
+    """[out_c, in_c] (or [out_c, 1, 1, in_c]) -> [ceil(out_c / 4) * 2, ceil(in_c / 16), 2, 16]: per pair
+    of channels of pointwise_order, chunk by chunk of 16 inputs, the two channels' weights; zero-padded."""
     w = np.asarray(w, np.int8).reshape(len(w), -1)
-    out = np.zeros((w.shape[0], _round_up(w.shape[1], 16)), np.int8)
-    out[:, :w.shape[1]] = w
-    return out
+    order = pointwise_order(len(w))
+    out = np.zeros((len(order), _round_up(w.shape[1], 16)), np.int8)
+    out[:w.shape[0], :w.shape[1]] = w
+    out = out[order]
+    return out.reshape(-1, 2, out.shape[1] // 16, 16).transpose(0, 2, 1, 3).copy()
 
 
 def pack_depthwise3x3(w: np.ndarray, dtype=np.int8) -> np.ndarray:
@@ -108,10 +126,17 @@ def even_odd_order(channels: int) -> np.ndarray:
     return np.concatenate([blocks[:, 0::2], blocks[:, 1::2]], axis=1).reshape(-1)
 
 
+def all_right_shifts(shift, channels: int) -> int:
+    """1 if every channel's shift is negative (a right shift): the kernels' header flag for the
+    requantization without the left shift and the n = 0 case (runtime_c/include/mcu_mve.h)."""
+    return int(bool((np.broadcast_to(np.asarray(shift, np.int64), (channels,)) < 0).all()))
+
+
 def pack_requant_depthwise(folded: np.ndarray, bias: np.ndarray | None, multiplier, shift) -> np.ndarray:
-    """Per eight channels 40 int32 words: pack_requant's two blocks over the channels in even_odd_order
-    (padding channels get multiplier 0), then the bias before folding in the same order, from which
-    the kernel starts the windows that reach into the padding."""
+    """A header of four words (all_right_shifts, then zeros), then per eight channels 40 int32 words:
+    pack_requant's two blocks over the channels in even_odd_order (padding channels get multiplier 0),
+    then the bias before folding in the same order, from which the kernel starts the windows that
+    reach into the padding."""
     c = len(folded)
     order = even_odd_order(c)
 
@@ -120,7 +145,8 @@ def pack_requant_depthwise(folded: np.ndarray, bias: np.ndarray | None, multipli
 
     blocks = pack_requant(pad(folded)[order], pad(multiplier)[order], pad(shift)[order]).reshape(-1, 32)
     plain = pad(0 if bias is None else bias)[order].reshape(-1, 8)
-    return np.concatenate([blocks, plain.astype(np.int32)], axis=1).reshape(-1)
+    header = np.array([all_right_shifts(shift, c), 0, 0, 0], np.int32)
+    return np.concatenate([header, np.concatenate([blocks, plain.astype(np.int32)], axis=1).reshape(-1)])
 
 
 def pack_small_conv(w: np.ndarray) -> np.ndarray:
@@ -138,8 +164,10 @@ def _active(ctx) -> bool:
 # Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m55 (first conv 728,
 # pointwise 1,184, depthwise 2,006 bytes; their weight-zero-point twins 1,116, 1,584 and 2,004 bytes
 # with their helpers) with about half again as margin.
-CODE_BYTES = {"mcu_conv_small_s8_mve": 1536, "mcu_pwconv_s8_mve": 2048, "mcu_dwconv3x3_s8_mve": 3072,
-              "mcu_conv_small_s8_wzp_mve": 2048, "mcu_pwconv_s8_wzp_mve": 2560, "mcu_dwconv3x3_s8_wzp_mve": 3072}
+# Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m55 (pointwise 2,064 B,
+# its weight-zero-point twin 2,496 B after the pipelined rewrite) with about half again as margin.
+CODE_BYTES = {"mcu_conv_small_s8_mve": 1536, "mcu_pwconv_s8_mve": 3072, "mcu_dwconv3x3_s8_mve": 3072,
+              "mcu_conv_small_s8_wzp_mve": 2048, "mcu_pwconv_s8_wzp_mve": 3584, "mcu_dwconv3x3_s8_wzp_mve": 3072}
 CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t"}
 
 
@@ -193,7 +221,7 @@ class Conv:
         if is_pointwise(ctx):
             _, h, wd, _ = ctx.x.shape
             return _layer(ctx, f"mcu_pwconv_s8{wzp}_mve", f"pointwise conv, {size}", "calls/pwconv_mve.j2",
-                          pack_pointwise(w), _packed_requant(ctx, w, pack_requant_rows),
+                          pack_pointwise(w), _packed_requant(ctx, w, pack_requant_pairs),
                           pixels=h * wd, in_c=cin, out_c=cout, **extra)
         check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
         return _layer(ctx, f"mcu_conv_small_s8{wzp}_mve", f"conv {kh}x{kw} stride {node.attrs['strides'][0]}, {size}",
@@ -239,5 +267,5 @@ class FullyConnected:
         check_reduction(ctx.node, cin)
         wzp, extra = _zero_point(ctx)
         return _layer(ctx, f"mcu_pwconv_s8{wzp}_mve", f"fully connected {cin} -> {cout}", "calls/pwconv_mve.j2",
-                      pack_pointwise(w), _packed_requant(ctx, w, pack_requant_rows), pixels=1, in_c=cin, out_c=cout,
+                      pack_pointwise(w), _packed_requant(ctx, w, pack_requant_pairs), pixels=1, in_c=cin, out_c=cout,
                       **extra)

@@ -5,7 +5,7 @@
  * values in the natural (ky, kx, ci) order, rounded up to 4 with zeros, the two pixels' k-pairs
  * interleaved; then they share the pointwise kernel's 2x2 SMLAD block (mcu_dsp_matmul.h). The
  * input zero point is folded into the bias, so a padded tap is gathered as input_zero_point, which
- * makes its x * w cancel the fold. The loops: mcu_dsp_drivers.h (shared with mcu_conv_s8_dsp8).
+ * makes its x * w cancel the fold. The loops: mcu_dsp_drivers.h.
  */
 #include "mcu_nn_dsp.h"
 
@@ -22,7 +22,7 @@ void mcu_conv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *
                      const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_conv_body(MCU_DSP_WEIGHTS_INT16, p, o, 0, in_shape, input, out_shape,
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_conv_body(p, o, in_shape, input, out_shape,
                                                 weights, channels, output, scratch));
 }
 

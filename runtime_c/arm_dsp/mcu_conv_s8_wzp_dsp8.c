@@ -6,17 +6,20 @@
  * filter_offset = -zw. Each gathered window (its padded taps holding input_zero_point, so they count
  * as x = zp in the sum as in the products) is summed once, and every channel's accumulators start
  * from filter_offset times that sum; -zx * sum(w - zw) is in the bias. The loops:
- * mcu_dsp_drivers.h, with layout MCU_DSP_WEIGHTS_INT8_ZP.
+ * mcu_dsp8_drivers.h, with zero_point 1.
+ *
+ * Two public kernels, one per instruction order of the inner loop (mcu_conv_s8_wzp_dsp8: dual-issue
+ * Cortex-M7, mcu_conv_s8_wzp_dsp8_1x: single-issue cores), as in mcu_pwconv_s8_dsp8.c.
  */
 #include "mcu_nn_dsp.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-#include "mcu_dsp_drivers.h"
+#include "mcu_dsp8_drivers.h"
 
 int32_t mcu_conv_s8_wzp_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape)
 {
-    return 2 * mcu_dsp_conv_k4(p, in_shape) * (int32_t)sizeof(int16_t);
+    return mcu_dsp8_conv_scratch(p, in_shape);
 }
 
 void mcu_conv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
@@ -24,7 +27,16 @@ void mcu_conv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_sh
                           int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_conv_body(MCU_DSP_WEIGHTS_INT8_ZP, p, o, filter_offset, in_shape, input,
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_conv_body(1, 1, p, o, filter_offset, in_shape, input,
+                                                out_shape, weights, channels, output, scratch));
+}
+
+void mcu_conv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
+                             mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                             int32_t *scratch)
+{
+    mcu_dsp_out o = mcu_dsp_out_of(p);
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_conv_body(1, 0, p, o, filter_offset, in_shape, input,
                                                 out_shape, weights, channels, output, scratch));
 }
 

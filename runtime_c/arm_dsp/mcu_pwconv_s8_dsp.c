@@ -5,7 +5,7 @@
  * k-pair (SXTB16, so a group of 4 channels lands in the order 0, 2, 1, 3 that the compiler gave the
  * weights), then every pair of output channels runs over both with SMLAD against weights the
  * compiler stored already widened and scaled. The input zero point is folded into the bias, so the
- * loop is multiply-accumulate only. The loops: mcu_dsp_drivers.h (shared with mcu_pwconv_s8_dsp8).
+ * loop is multiply-accumulate only. The loops: mcu_dsp_drivers.h.
  */
 #include "mcu_nn_dsp.h"
 
@@ -22,7 +22,7 @@ void mcu_pwconv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t
                        const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_pwconv_body(MCU_DSP_WEIGHTS_INT16, o, 0, in_shape, input, out_shape,
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_pwconv_body(o, in_shape, input, out_shape,
                                                 weights, channels, output, scratch));
 }
 

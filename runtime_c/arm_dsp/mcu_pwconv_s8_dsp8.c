@@ -1,30 +1,42 @@
 /*
  * mcu_pwconv_s8_dsp8 - int8 pointwise (1x1) convolution and fully connected layer with SMLAD,
- * reading int8 weights (half the flash of mcu_pwconv_s8_dsp).
+ * reading int8 weights (widened in registers, half the flash of mcu_pwconv_s8_dsp).
  *
- * Two pixels at a time are widened once into scratch exactly as mcu_pwconv_s8_dsp does (int16
- * pairs, groups of 4 channels in the order 0, 2, 1, 3 that SXTB16 gives); the weights are widened in
- * the loop, the compiler having placed each word's bytes so that SXTB16 / SXTB16 ROR 8 give the
- * same pairs. The accumulator is unscaled and takes the record's left shift before requantizing.
- * The loops: mcu_dsp_drivers.h, with the int8-weight inner product.
+ * Three pixels at a time are widened once into scratch (SXTB16 / SXTB16 ROR 8: k-pairs (0, 2) and
+ * (1, 3) of each group of 4 channels); each weight word, 2 k of 2 output channels, is widened in
+ * the loop into the two channels' pairs and used for the 3 pixels. The accumulator is unscaled and
+ * takes the record's left shift before requantizing. The loops: mcu_dsp8_drivers.h.
+ *
+ * Two public kernels of the same arithmetic, one per instruction order of the inner loop (see
+ * mcu_dsp8_matmul.h): mcu_pwconv_s8_dsp8 for the dual-issue Cortex-M7, mcu_pwconv_s8_dsp8_1x for the cores
+ * that issue one instruction per cycle (Cortex-M4, M33); the compiler calls the target's, and the
+ * linker drops the other (-ffunction-sections, --gc-sections).
  */
 #include "mcu_nn_dsp.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-#include "mcu_dsp_drivers.h"
+#include "mcu_dsp8_drivers.h"
 
 int32_t mcu_pwconv_s8_dsp8_scratch_bytes(mcu_shape in_shape)
 {
-    return mcu_dsp_pwconv_scratch(in_shape);
+    return mcu_dsp8_pwconv_scratch(in_shape);
 }
 
 void mcu_pwconv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                         const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_pwconv_body(MCU_DSP_WEIGHTS_INT8, o, 0, in_shape, input, out_shape,
-                                                weights, channels, output, scratch));
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_pwconv_body(0, 1, o, 0, in_shape, input, out_shape, weights, channels,
+                                                 output, scratch));
+}
+
+void mcu_pwconv_s8_dsp8_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                           const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
+{
+    mcu_dsp_out o = mcu_dsp_out_of(p);
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_pwconv_body(0, 0, o, 0, in_shape, input, out_shape, weights, channels,
+                                                 output, scratch));
 }
 
 #endif /* __ARM_FEATURE_DSP */

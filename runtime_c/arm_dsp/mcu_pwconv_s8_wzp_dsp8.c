@@ -4,20 +4,23 @@
  *
  * mcu_pwconv_s8_dsp8 with one addition: the products are x * (w - zw), and w - zw spans [-255, 255],
  * so the weights stay int8 and sum(x * (w - zw)) = sum(x * w) + filter_offset * sum(x), with
- * filter_offset = -zw. After widening each pair of pixels the kernel sums each pixel's column once
+ * filter_offset = -zw. After widening each block of 3 pixels the kernel sums each pixel's column once
  * (SMLAD by 1, 1: in_c / 2 instructions per pixel) and starts every channel's accumulators from
  * filter_offset times that sum; the input zero point's share, -zx * sum(w - zw), is in the bias.
- * The loops: mcu_dsp_drivers.h, with layout MCU_DSP_WEIGHTS_INT8_ZP.
+ * The loops: mcu_dsp8_drivers.h, with zero_point 1.
+ *
+ * Two public kernels, one per instruction order of the inner loop (mcu_pwconv_s8_wzp_dsp8: dual-issue
+ * Cortex-M7, mcu_pwconv_s8_wzp_dsp8_1x: single-issue cores), as in mcu_pwconv_s8_dsp8.c.
  */
 #include "mcu_nn_dsp.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-#include "mcu_dsp_drivers.h"
+#include "mcu_dsp8_drivers.h"
 
 int32_t mcu_pwconv_s8_wzp_dsp8_scratch_bytes(mcu_shape in_shape)
 {
-    return mcu_dsp_pwconv_scratch(in_shape);
+    return mcu_dsp8_pwconv_scratch(in_shape);
 }
 
 void mcu_pwconv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
@@ -25,7 +28,16 @@ void mcu_pwconv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_
                             int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp_pwconv_body(MCU_DSP_WEIGHTS_INT8_ZP, o, filter_offset, in_shape, input,
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_pwconv_body(1, 1, o, filter_offset, in_shape, input,
+                                                out_shape, weights, channels, output, scratch));
+}
+
+void mcu_pwconv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
+                               mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                               int32_t *scratch)
+{
+    mcu_dsp_out o = mcu_dsp_out_of(p);
+    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_pwconv_body(1, 0, o, filter_offset, in_shape, input,
                                                 out_shape, weights, channels, output, scratch));
 }
 

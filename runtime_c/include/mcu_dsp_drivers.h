@@ -1,17 +1,9 @@
 /*
- * mcu_dsp_drivers.h - the driver loops of the SMLAD convolution and pointwise kernels, written once
- * for the three weight layouts: int16 weights (mcu_conv_s8_dsp, mcu_pwconv_s8_dsp, inner product
- * mcu_dsp_matmul_2cols), int8 weights widened in the loop (mcu_conv_s8_dsp8, mcu_pwconv_s8_dsp8,
- * mcu_dsp8_matmul_2cols), and int8 weights with a per-tensor zero point (mcu_conv_s8_wzp_dsp8,
- * mcu_pwconv_s8_wzp_dsp8: the int8 inner product, each accumulator starting from filter_offset times
- * its pixel's column sum). The families lay out the input columns identically; only the inner
- * product differs, chosen by the constant `layout` each public wrapper passes. The drivers are
- * forced inline (see mcu_inline.h), so that constant removes the other inner products and the column
- * sums at compile time and each wrapper compiles to the instructions of its loops written out in it
- * (objdump of the four kernels without a zero point on cortex-m4, -m7, -m33, -m55: identical before
- * and after the drivers were shared; since the zero-point layout was added, identical but for two
- * stores that mcu_conv_s8_dsp8 on cortex-m4 now pairs into one).
- * Private to runtime_c/arm_dsp.
+ * mcu_dsp_drivers.h - the driver loops of the int16-weight SMLAD convolution and pointwise kernels
+ * (mcu_conv_s8_dsp, mcu_pwconv_s8_dsp; inner product mcu_dsp_matmul_2cols): two output pixels at a
+ * time as interleaved int16 columns. The int8-weight kernels have their own drivers
+ * (mcu_dsp8_drivers.h: three pixels per block, a different column layout). The drivers are forced
+ * inline (see mcu_inline.h) into each public wrapper. Private to runtime_c/arm_dsp.
  */
 #ifndef MCU_DSP_DRIVERS_H
 #define MCU_DSP_DRIVERS_H
@@ -20,74 +12,15 @@
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-#include "mcu_dsp8_matmul.h"
 #include "mcu_dsp_matmul.h"
 #include "mcu_inline.h"
 
-/* Which weights, hence which inner product, a driver runs with. INT8_ZP: int8 weights w of a
- * per-tensor zero point zw, the products being x * (w - zw) = x * w + filter_offset * x
- * (filter_offset = -zw). */
-typedef enum { MCU_DSP_WEIGHTS_INT16, MCU_DSP_WEIGHTS_INT8, MCU_DSP_WEIGHTS_INT8_ZP } mcu_dsp_weights;
-
-/*
- * filter_offset times the sum of each pixel's column, the zero point's share of its accumulators:
- * the column holds the window's K values (a padded tap as the input zero point, so it counts as x =
- * zp here as in the products) and zeros up to k4. |sum| <= 128 * K and K <= 33025 (the compiler's
- * limit with a weight zero point), so the products stay within int32.
- */
-MCU_ALWAYS_INLINE void mcu_dsp_zero_point_starts(const int32_t *cols, int32_t k4, int32_t filter_offset,
-                                                 int32_t *start_a, int32_t *start_b)
+/* Both pixels' columns are in `cols`: their inner product. */
+MCU_ALWAYS_INLINE void mcu_dsp_columns(mcu_dsp_out o, const int32_t *cols, int32_t k4, int32_t out_c,
+                                       const int32_t *weights, const int32_t *channels, int8_t *out_a, int8_t *out_b)
 {
-    int32_t sa = 0, sb = 0, i;
-    for (i = 0; i < k4; i += 2) {
-        sa = __smlad(cols[i], 0x00010001, sa);
-        sb = __smlad(cols[i + 1], 0x00010001, sb);
-    }
-    *start_a = sa * filter_offset;
-    *start_b = sb * filter_offset;
+    mcu_dsp_matmul_2cols(o, cols, k4, out_c, weights, channels, out_a, out_b);
 }
-
-/* The inner product of two columns; start_a, start_b: what the INT8_ZP accumulators start from
- * besides the bias (the other layouts take 0, which the compiler removes). */
-MCU_ALWAYS_INLINE void mcu_dsp_matmul(mcu_dsp_weights layout, mcu_dsp_out o, const int32_t *cols, int32_t k4,
-                                      int32_t out_c, const int32_t *weights, const int32_t *channels,
-                                      int8_t *out_a, int8_t *out_b, int32_t start_a, int32_t start_b)
-{
-    if (layout == MCU_DSP_WEIGHTS_INT16) {
-        mcu_dsp_matmul_2cols(o, cols, k4, out_c, weights, channels, out_a, out_b);
-    } else {
-        mcu_dsp8_matmul_2cols(o, cols, k4, out_c, weights, channels, out_a, out_b, start_a, start_b);
-    }
-}
-
-/* Both pixels' columns are in `cols`: their inner product, after the zero point's starts for INT8_ZP. */
-MCU_ALWAYS_INLINE void mcu_dsp_columns(mcu_dsp_weights layout, mcu_dsp_out o, int32_t filter_offset,
-                                       const int32_t *cols, int32_t k4, int32_t out_c, const int32_t *weights,
-                                       const int32_t *channels, int8_t *out_a, int8_t *out_b)
-{
-    int32_t start_a = 0, start_b = 0;
-    if (layout == MCU_DSP_WEIGHTS_INT8_ZP) {
-        mcu_dsp_zero_point_starts(cols, k4, filter_offset, &start_a, &start_b);
-    }
-    mcu_dsp_matmul(layout, o, cols, k4, out_c, weights, channels, out_a, out_b, start_a, start_b);
-}
-
-/*
- * The body of a public kernel: `call` (a driver taking `o`) written out twice, the clamp's presence
- * o.narrow a constant in each (see mcu_dsp_out). A macro, not one more forced-inline function: a
- * second level of inlining around the driver changes GCC 12's register allocation of the whole
- * kernel (cortex-m7: 12 more bytes in mcu_conv_s8_dsp, different instructions).
- */
-#define MCU_DSP_CLAMP_BODIES(o, call) \
-    do { \
-        if ((o).narrow) { \
-            (o).narrow = 1; \
-            call; \
-        } else { \
-            (o).narrow = 0; \
-            call; \
-        } \
-    } while (0)
 
 /* ---- Convolution (groups = 1): im2col of two output pixels. ---- */
 
@@ -135,11 +68,9 @@ __attribute__((unused)) static void mcu_dsp_gather(const mcu_dsp_params *p, mcu_
     }
 }
 
-/* filter_offset: read only with layout MCU_DSP_WEIGHTS_INT8_ZP (the other wrappers pass 0). */
-MCU_ALWAYS_INLINE void mcu_dsp_conv_body(mcu_dsp_weights layout, const mcu_dsp_params *p, mcu_dsp_out o,
-                                         int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
-                                         mcu_shape out_shape, const int32_t *weights, const int32_t *channels,
-                                         int8_t *output, int32_t *scratch)
+MCU_ALWAYS_INLINE void mcu_dsp_conv_body(const mcu_dsp_params *p, mcu_dsp_out o, mcu_shape in_shape,
+                                         const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                                         const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     const int32_t out_c = out_shape.c;
     const int32_t k4 = mcu_dsp_conv_k4(p, in_shape);
@@ -151,7 +82,7 @@ MCU_ALWAYS_INLINE void mcu_dsp_conv_body(mcu_dsp_weights layout, const mcu_dsp_p
         const int32_t second = px + 1 < pixels ? px + 1 : px;
         mcu_dsp_gather(p, in_shape, input, px / out_shape.w, px % out_shape.w, k4, col);
         mcu_dsp_gather(p, in_shape, input, second / out_shape.w, second % out_shape.w, k4, col + 2);
-        mcu_dsp_columns(layout, o, filter_offset, scratch, k4, out_c, weights, channels, output + px * out_c,
+        mcu_dsp_columns(o, scratch, k4, out_c, weights, channels, output + px * out_c,
                         output + second * out_c);
     }
 }
@@ -194,11 +125,9 @@ __attribute__((unused)) static void mcu_dsp_widen_pixels(const int8_t *xa, const
     }
 }
 
-/* filter_offset: as for mcu_dsp_conv_body. */
-MCU_ALWAYS_INLINE void mcu_dsp_pwconv_body(mcu_dsp_weights layout, mcu_dsp_out o, int32_t filter_offset,
-                                           mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
-                                           const int32_t *weights, const int32_t *channels, int8_t *output,
-                                           int32_t *scratch)
+MCU_ALWAYS_INLINE void mcu_dsp_pwconv_body(mcu_dsp_out o, mcu_shape in_shape, const int8_t *input,
+                                           mcu_shape out_shape, const int32_t *weights, const int32_t *channels,
+                                           int8_t *output, int32_t *scratch)
 {
     const int32_t in_c = in_shape.c, out_c = out_shape.c;
     const int32_t k4 = (in_c + 3) & ~3;
@@ -207,12 +136,12 @@ MCU_ALWAYS_INLINE void mcu_dsp_pwconv_body(mcu_dsp_weights layout, mcu_dsp_out o
 
     for (px = 0; px + 1 < pixels; px += 2) {
         mcu_dsp_widen_pixels(input + px * in_c, input + (px + 1) * in_c, in_c, scratch);
-        mcu_dsp_columns(layout, o, filter_offset, scratch, k4, out_c, weights, channels, output + px * out_c,
+        mcu_dsp_columns(o, scratch, k4, out_c, weights, channels, output + px * out_c,
                         output + (px + 1) * out_c);
     }
     if (px < pixels) {
         mcu_dsp_widen_pixels(input + px * in_c, input + px * in_c, in_c, scratch);
-        mcu_dsp_columns(layout, o, filter_offset, scratch, k4, out_c, weights, channels, output + px * out_c,
+        mcu_dsp_columns(o, scratch, k4, out_c, weights, channels, output + px * out_c,
                         output + px * out_c);
     }
 }

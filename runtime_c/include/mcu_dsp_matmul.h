@@ -29,11 +29,10 @@
     [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1)
 
 /*
- * The output stage of a 2 pixels x 2 channels block, shared with mcu_dsp8_matmul_2cols: accumulators
+ * The output stage of a 2 pixels x 2 channels block: accumulators
  * a0, b0 (channel oc, record ch) and a1, b1 (channel oc + 1, record ch + words, skipped past out_c)
- * of pixels out_a, out_b, through `requantize` (mcu_dsp_requantize, or the int8-weight kernels'
- * mcu_dsp8_requantize). A macro over the caller's variables: written as a forced-inline function,
- * GCC 12 allocates the registers of the int8-weight loop differently (cortex-m7: 28 bytes more).
+ * of pixels out_a, out_b, through `requantize` (mcu_dsp_requantize). A macro over the caller's
+ * variables: written as a forced-inline function, GCC 12 allocated the registers differently.
  */
 #define MCU_DSP_STORE_BLOCK(requantize, words) \
     do { \

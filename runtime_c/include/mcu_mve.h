@@ -47,6 +47,19 @@
 #define MCU_MVE_RQ_LEFT 8
 #define MCU_MVE_RQ_RIGHT 12
 
+/* Four lanes, each with its own channel's parameters and `fix` given (all ones where right < 0, as
+ * the compiler packs it for the pointwise kernel); result in [act_min, act_max]. */
+MCU_MVE_INLINE int32x4_t mcu_mve_requantize_fix(int32x4_t acc, int32x4_t multiplier, int32x4_t left, int32x4_t right,
+                                                int32x4_t fix, int32_t output_offset, int32_t act_min,
+                                                int32_t act_max)
+{
+    int32x4_t v = vqrdmulhq_s32(vshlq_s32(acc, left), multiplier);
+    v = vqaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), fix));
+    v = vrshlq_s32(v, right);
+    v = vqaddq_n_s32(v, output_offset);
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
+}
+
 /* Four lanes, each with its own channel's parameters; result in [act_min, act_max]. */
 static inline int32x4_t mcu_mve_requantize(int32x4_t acc, int32x4_t multiplier, int32x4_t left, int32x4_t right,
                                            int32_t output_offset, int32_t act_min, int32_t act_max)

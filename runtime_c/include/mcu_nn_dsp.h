@@ -98,20 +98,44 @@ void mcu_dwconv_s8_dsp(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t
 int32_t mcu_dwconv_s8_dsp_scratch_bytes(mcu_shape in_shape);
 
 /*
- * The int8-weight twins (the "arm-dsp-int8" kernel family: half the weight bytes, for boards whose
- * flash the int16 layout does not fit). Same parameters, scratch and column layouts as
- * mcu_pwconv_s8_dsp / mcu_conv_s8_dsp, but:
- * weights: int32 words of 4 int8 (unscaled) weights, in blocks per pair of output channels: for
- *   group g of 4 k (K4 = K rounded up to 4): word (c0: group g), word (c1: group g). Within a word the
- *   bytes are (kA, kC, kB, kD) where the columns hold the pairs (kA, kB) and (kC, kD), so SXTB16 and
- *   SXTB16 ROR 8 yield exactly those pairs: for the pointwise kernel's (0, 2, 1, 3) groups that is the
- *   natural byte order, for its in_c % 4 tail and for the convolution (natural k order) it is
- *   (0, 2, 1, 3). Padding k and an odd last channel hold 0.
- * channels: MCU_DSP8_CHANNEL_WORDS words per output channel: {bias - input_zero_point * sum(w)
- *   (unscaled), multiplier, rounding, right + 1, left}: the kernels shift the accumulator left by
- *   `left` before the output stage, where the int16 kernels have the 2^left in their weights; the
- *   compiler checks the same |acc| * 2^left < 2^30, so the shift is exact and the proof above holds.
+ * Depthwise convolution 3x3, channel multiplier 1, stride_w 1 or 2 (stride_h any), int8 weights,
+ * no weight zero point. weights: the int8 filter [3][3][c] as it is, in int32 words (the last padded).
+ * channels: MCU_DWCONV3X3_RECORD_WORDS words per channel: bias - input_zero_point * sum(w) (unscaled),
+ * the multiplier, and right | left << 8 | (uint8_t)output_zero_point << 16, under the conditions of the
+ * records above and right >= 1. scratch: mcu_dwconv3x3_s8_dsp8_scratch_bytes() bytes, 4-byte aligned
+ * (a ring of 3 input rows widened to int16 pairs per channel, one row of int32 sums, the weights and
+ * bias scaled by 2^left with the output stage's constants, one padded input row).
+ * output may equal input (in place) where the compiler has checked the rows allow it (see the kernel).
  */
+#define MCU_DWCONV3X3_RECORD_WORDS 3
+void mcu_dwconv3x3_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                           const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+int32_t mcu_dwconv3x3_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape, mcu_shape out_shape);
+
+/*
+ * The int8-weight pointwise / fully connected and convolution kernels (the "arm-dsp" family's default:
+ * int8 weights in flash, widened in registers; the int16-weight kernels above remain as
+ * "arm-dsp-int16"). Same parameters as mcu_pwconv_s8_dsp / mcu_conv_s8_dsp, but:
+ * weights: int32 words of 4 int8 (unscaled) weights, in blocks per pair of output channels: for each
+ *   k-pair (kA, kB) of the widened columns (per group g of 4 k, natural order, K padded with zeros to
+ *   K4 = a multiple of 4: (4g, 4g + 2), then (4g + 1, 4g + 3), the pairs SXTB16 and SXTB16 ROR 8 make
+ *   of the group's 4 input bytes) the bytes (c0 kA, c1 kA, c0 kB, c1 kB), so that SXTB16 of the word
+ *   is channel c0's pair and SXTB16 ROR 8 channel c1's. Padding k and an odd last channel hold 0; one
+ *   more word (0) ends the array (the loop reads one word ahead). For the convolution k is the
+ *   window's natural (ky, kx, ci) order, padded taps reading input_zero_point.
+ * channels: MCU_DSP8_RECORD_WORDS words per output channel: {bias - input_zero_point * sum(w)
+ *   (unscaled), multiplier, right + 1 | left << 8 | (2 * output_zero_point + 1) << 16}: the kernels
+ *   shift the accumulator left by `left` before the output stage, where the int16 kernels have the
+ *   2^left in their weights, and rebuild the rounding constant 2^right + zp_out * 2^(right + 1) =
+ *   (2 zp_out + 1) * 2^right; the compiler checks the same |acc| * 2^left < 2^30, so the shift is exact
+ *   and the proof above holds.
+ * scratch: the *_scratch_bytes() of each, 4-byte aligned (three pixels' widened columns; for the
+ *   convolution also one window's bytes).
+ */
+#define MCU_DSP8_RECORD_WORDS 3
+
+/* The five-word records of the int8-weight depthwise kernel (mcu_dwconv3x3_s8_dsp8): {bias (unscaled),
+ * multiplier, rounding, right + 1, left}. */
 #define MCU_DSP8_CHANNEL_WORDS 5
 
 void mcu_pwconv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
@@ -120,6 +144,14 @@ int32_t mcu_pwconv_s8_dsp8_scratch_bytes(mcu_shape in_shape);
 void mcu_conv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                       const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
 int32_t mcu_conv_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape);
+
+/* The same kernels with the inner loop ordered for cores that issue one instruction per cycle
+ * (Cortex-M4, M33; the ones above are ordered for the dual-issue Cortex-M7): same arguments, same
+ * results, scratch as their twins'. Each of the four int8-weight kernels here has one. */
+void mcu_pwconv_s8_dsp8_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                           const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_conv_s8_dsp8_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                         const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
 
 /*
  * The int8-weight twins for weights with a per-tensor zero point zw: as mcu_pwconv_s8_dsp8 /
@@ -136,6 +168,12 @@ void mcu_conv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_sh
                           mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
                           int32_t *scratch);
 int32_t mcu_conv_s8_wzp_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape);
+void mcu_pwconv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape,
+                               const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                               const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_conv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
+                             mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                             int32_t *scratch);
 
 /* The one SXTB16-with-rotate the kernels need: bytes 1 and 3 of x, sign-extended to int16 each. */
 static inline int32_t mcu_dsp_sxtb16_ror8(int32_t x)
@@ -178,6 +216,23 @@ static inline mcu_dsp_out mcu_dsp_out_of(const mcu_dsp_params *p)
     o.narrow = p->act_min > -128 || p->act_max < 127;
     return o;
 }
+
+/*
+ * The body of a public kernel: `call` (a driver taking `o`) written out twice, the clamp's presence
+ * o.narrow a constant in each (see mcu_dsp_out). A macro, not one more forced-inline function: a
+ * second level of inlining around a driver changes GCC 12's register allocation of the whole
+ * kernel (cortex-m7: 12 more bytes in mcu_conv_s8_dsp, different instructions).
+ */
+#define MCU_DSP_CLAMP_BODIES(o, call) \
+    do { \
+        if ((o).narrow) { \
+            (o).narrow = 1; \
+            call; \
+        } else { \
+            (o).narrow = 0; \
+            call; \
+        } \
+    } while (0)
 
 /* The output stage, scaled accumulator -> int8: see the top of this file for why it equals
  * mcu_requantize_s8. Five instructions (SMMULR, ADD, ADD, ASR, SSAT) when o.narrow is 0. */

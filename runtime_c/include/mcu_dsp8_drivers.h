@@ -1,0 +1,235 @@
+/*
+ * mcu_dsp8_drivers.h - the driver loops of the int8-weight SMLAD kernels (mcu_pwconv_s8_dsp8,
+ * mcu_conv_s8_dsp8, and the weight-zero-point twins mcu_pwconv_s8_wzp_dsp8, mcu_conv_s8_wzp_dsp8):
+ * three pixels at a time are laid out as widened columns in scratch, then mcu_dsp8_matmul_3cols runs
+ * every output channel over them. The pointwise driver widens the pixels themselves; the convolution
+ * driver first gathers each window's bytes (im2col) into a byte row, copying whole image rows of the
+ * window where they are inside the image, and widens that row the same way, so both share one
+ * column layout and one weight layout (natural k order, see mcu_nn_dsp.h).
+ * With a weight zero point each pixel's column is summed once and every accumulator of that pixel
+ * starts from filter_offset times the sum (`zero_point` a constant 0 or 1 in each public wrapper; the
+ * drivers are forced inline, so the sums vanish from the kernels without one). `dual`: the inner
+ * loop's instruction order (see mcu_dsp8_matmul.h), also a constant of each public kernel.
+ * Private to runtime_c/arm_dsp.
+ */
+#ifndef MCU_DSP8_DRIVERS_H
+#define MCU_DSP8_DRIVERS_H
+
+#include "mcu_nn_dsp.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+
+#include "mcu_dsp8_matmul.h"
+#include "mcu_inline.h"
+
+/* The two SXTB16 words of one group of 4 int8 (bytes 0, 2 and bytes 1, 3) into the columns, pixel p. */
+MCU_ALWAYS_INLINE void mcu_dsp8_widen_group(int32_t v, int32_t *col)
+{
+    col[0] = __sxtb16(v);
+    col[3] = mcu_dsp_sxtb16_ror8(v);
+}
+
+/* k values of one pixel (x) as its column (col: that pixel's first word, stride 3 words per k-pair),
+ * zero padded to a multiple of 4. */
+__attribute__((unused)) static void mcu_dsp8_widen(const int8_t *x, int32_t k, int32_t *col)
+{
+    int32_t i;
+    for (i = k >> 2; i > 0; i--) {
+        mcu_dsp8_widen_group(mcu_dsp_load4(x), col);
+        x += 4;
+        col += 6;
+    }
+    if (k & 3) {
+        uint32_t v = (uint8_t)x[0];
+        if ((k & 3) > 1) {
+            v |= (uint32_t)(uint8_t)x[1] << 8;
+        }
+        if ((k & 3) > 2) {
+            v |= (uint32_t)(uint8_t)x[2] << 16;
+        }
+        mcu_dsp8_widen_group((int32_t)v, col);
+    }
+}
+
+/* The sum of one pixel's column (SMLAD by 1, 1 over its k4 / 2 words), for a weight zero point.
+ * |sum| <= 128 * K and K <= 33025 (the compiler's limit with a weight zero point): the product with
+ * filter_offset stays within int32. */
+MCU_ALWAYS_INLINE int32_t mcu_dsp8_column_sum(const int32_t *col, int32_t k4)
+{
+    int32_t s = 0, i;
+    for (i = 0; i < k4 >> 1; i++) {
+        s = __smlad(col[3 * i], 0x00010001, s);
+    }
+    return s;
+}
+
+/* The three columns are in `cols`: their inner product, after the zero point's starts. */
+MCU_ALWAYS_INLINE void mcu_dsp8_columns(int zero_point, int dual, mcu_dsp_out o, int32_t filter_offset,
+                                        const int32_t *cols, int32_t k4, int32_t out_c, const int32_t *weights,
+                                        const int32_t *channels, int8_t *out0, int8_t *out1, int8_t *out2)
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0;
+    if (zero_point) {
+        s0 = filter_offset * mcu_dsp8_column_sum(cols, k4);
+        s1 = filter_offset * mcu_dsp8_column_sum(cols + 1, k4);
+        s2 = filter_offset * mcu_dsp8_column_sum(cols + 2, k4);
+    }
+    mcu_dsp8_matmul_3cols(dual, o, cols, k4, out_c, weights, channels, out0, out1, out2, s0, s1, s2);
+}
+
+/* ---- Pointwise (1x1) and fully connected. ---- */
+
+MCU_ALWAYS_INLINE int32_t mcu_dsp8_pwconv_scratch(mcu_shape in_shape)
+{
+    return MCU_DSP8_COLUMN_WORDS((in_shape.c + 3) & ~3) * (int32_t)sizeof(int32_t);
+}
+
+/* filter_offset: read only with zero_point 1. A last block of 1 or 2 pixels repeats the last pixel. */
+MCU_ALWAYS_INLINE void mcu_dsp8_pwconv_body(int zero_point, int dual, mcu_dsp_out o, int32_t filter_offset,
+                                            mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                                            const int32_t *weights, const int32_t *channels, int8_t *output,
+                                            int32_t *scratch)
+{
+    const int32_t in_c = in_shape.c, out_c = out_shape.c;
+    const int32_t k4 = (in_c + 3) & ~3;
+    const int32_t last = out_shape.h * out_shape.w - 1;
+    int32_t px;
+
+    for (px = 0; px <= last; px += 3) {
+        const int32_t p1 = px + 1 <= last ? px + 1 : last;
+        const int32_t p2 = px + 2 <= last ? px + 2 : last;
+        mcu_dsp8_widen(input + px * in_c, in_c, scratch);
+        mcu_dsp8_widen(input + p1 * in_c, in_c, scratch + 1);
+        mcu_dsp8_widen(input + p2 * in_c, in_c, scratch + 2);
+        mcu_dsp8_columns(zero_point, dual, o, filter_offset, scratch, k4, out_c, weights, channels, output + px * out_c,
+                         output + p1 * out_c, output + p2 * out_c);
+    }
+}
+
+/* ---- Convolution (groups = 1): im2col of three output pixels. ---- */
+
+/* K = kh * kw * in_c rounded up to 4. */
+MCU_ALWAYS_INLINE int32_t mcu_dsp8_conv_k4(const mcu_dsp_params *p, mcu_shape in_shape)
+{
+    return ((int32_t)p->kernel_h * p->kernel_w * in_shape.c + 3) & ~3;
+}
+
+/* The columns, then one window's bytes (k4 of them and 4 that a whole-word copy may overrun, word aligned). */
+MCU_ALWAYS_INLINE int32_t mcu_dsp8_conv_scratch(const mcu_dsp_params *p, mcu_shape in_shape)
+{
+    const int32_t k4 = mcu_dsp8_conv_k4(p, in_shape);
+    return MCU_DSP8_COLUMN_WORDS(k4) * (int32_t)sizeof(int32_t) + k4 + 4;
+}
+
+/* n bytes from src to dst: words while 4 remain (unaligned LDR/STR, which ARMv7-M and ARMv8-M allow),
+ * then bytes. */
+MCU_ALWAYS_INLINE void mcu_dsp8_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, src += 4, dst += 4) {
+        const int32_t v = mcu_dsp_load4(src);
+        memcpy(dst, &v, 4);
+    }
+    for (; n > 0; n--) {
+        *dst++ = *src++;
+    }
+}
+
+/* A window touching the padding, or whose last row ends the image: tap by tap, a padded tap
+ * reading the input zero point (into row, natural (ky, kx, ci) order). */
+__attribute__((unused)) static void mcu_dsp8_gather_edge(const mcu_dsp_params *p, mcu_shape in_shape,
+                                                         const int8_t *input, int32_t iy0, int32_t ix0, int8_t *row)
+{
+    const int32_t in_c = in_shape.c;
+    const int8_t zp = (int8_t)p->input_zero_point;
+    int32_t ky, kx, ci;
+
+    for (ky = 0; ky < p->kernel_h; ky++) {
+        const int32_t iy = iy0 + ky;
+        for (kx = 0; kx < p->kernel_w; kx++, row += in_c) {
+            const int32_t ix = ix0 + kx;
+            if (iy >= 0 && iy < in_shape.h && ix >= 0 && ix < in_shape.w) {
+                mcu_dsp8_copy(row, input + (iy * in_shape.w + ix) * in_c, in_c);
+            } else {
+                for (ci = 0; ci < in_c; ci++) {
+                    row[ci] = zp;
+                }
+            }
+        }
+    }
+}
+
+/*
+ * The window of output pixel (oy, ox) as the column of pixel `col` (see mcu_dsp8_widen), through
+ * row (k4 + 4 bytes, word aligned). Inside the image each kernel row of the window is one run of
+ * kernel_w * in_c input bytes, copied as whole words: the last word may take up to 3 bytes past the
+ * run, which the next run overwrites (and the tail below zeroes), so a 3x3 RGB row is 3 LDR/STR
+ * pairs instead of 9 byte copies. Those bytes are read only where they are still inside the input
+ * tensor (`end`); a window touching the padding or the tensor's end takes the tap-by-tap path.
+ */
+__attribute__((unused)) static void mcu_dsp8_window(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input,
+                                                    const int8_t *end, int32_t oy, int32_t ox, int32_t k, int32_t k4,
+                                                    int8_t *row, int32_t *col)
+{
+    const int32_t in_c = in_shape.c, run = p->kernel_w * in_c, pitch = in_shape.w * in_c;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    const int8_t *src = input + (iy0 * in_shape.w + ix0) * in_c;
+    int32_t ky, i;
+
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + p->kernel_h <= in_shape.h && ix0 + p->kernel_w <= in_shape.w &&
+        src + (p->kernel_h - 1) * pitch + ((run + 3) & ~3) <= end) {
+        int8_t *dst = row;
+        for (ky = p->kernel_h; ky > 0; ky--, src += pitch, dst += run) {
+            for (i = 0; i < run; i += 4) {
+                const int32_t v = mcu_dsp_load4(src + i);
+                memcpy(dst + i, &v, 4);
+            }
+        }
+    } else {
+        mcu_dsp8_gather_edge(p, in_shape, input, iy0, ix0, row);
+    }
+    for (i = k; i < k4; i++) {
+        row[i] = 0;
+    }
+    mcu_dsp8_widen(row, k4, col);
+}
+
+/* filter_offset: as for mcu_dsp8_pwconv_body. Output pixels in raster order, (oy, ox) counted
+ * along; a last block of 1 or 2 pixels repeats the last pixel. */
+MCU_ALWAYS_INLINE void mcu_dsp8_conv_body(int zero_point, int dual, const mcu_dsp_params *p, mcu_dsp_out o,
+                                          int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
+                                          mcu_shape out_shape, const int32_t *weights, const int32_t *channels,
+                                          int8_t *output, int32_t *scratch)
+{
+    const int32_t out_c = out_shape.c, ow = out_shape.w;
+    const int32_t k = (int32_t)p->kernel_h * p->kernel_w * in_shape.c;
+    const int32_t k4 = mcu_dsp8_conv_k4(p, in_shape);
+    const int32_t last = out_shape.h * ow - 1;
+    const int8_t *end = input + in_shape.h * in_shape.w * in_shape.c;
+    int8_t *row = (int8_t *)(void *)(scratch + MCU_DSP8_COLUMN_WORDS(k4));
+    int32_t px, i, oy = 0, ox = 0;
+
+    for (px = 0; px <= last; px += 3) {
+        int8_t *out[3];
+        for (i = 0; i < 3; i++) {
+            if (px + i <= last) {
+                mcu_dsp8_window(p, in_shape, input, end, oy, ox, k, k4, row, scratch + i);
+                out[i] = output + (px + i) * out_c;
+                if (++ox == ow) {
+                    ox = 0;
+                    oy++;
+                }
+            } else {
+                /* The last pixel's column again (its bytes are in scratch already). */
+                mcu_dsp8_widen(row, k4, scratch + i);
+                out[i] = out[i - 1];
+            }
+        }
+        mcu_dsp8_columns(zero_point, dual, o, filter_offset, scratch, k4, out_c, weights, channels, out[0], out[1],
+                         out[2]);
+    }
+}
+
+#endif /* __ARM_FEATURE_DSP */
+
+#endif /* MCU_DSP8_DRIVERS_H */
