@@ -306,8 +306,8 @@ def execute(project: Path, x: np.ndarray, profile: bool = False, model_interface
 def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input",
                 profile: bool = False, clock_mhz: float | None = None) -> np.ndarray | tuple[np.ndarray, dict]:
     """Outputs in the model's layout (int8 if raw, else dequantized float); with profile=True also
-    the per-layer profile (a Cortex-M's estimated cycles also as ms at clock_mhz, by default the
-    board's core clock where known). Only an intact project runs (manifest.check_intact)."""
+    the per-layer profile (a Cortex-M's estimated cycles also as ms at clock_mhz, when given). Only an
+    intact project runs (manifest.check_intact)."""
     project = Path(project)
     check_intact(project)
     report = read_report(project)
@@ -325,7 +325,7 @@ def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "in
         y = (np.float32(out["scale"]) * (y.astype(np.float32) - np.float32(out["zero_point"]))).astype(np.float32)
     y = y.transpose(0, 3, 1, 2) if out["model_layout"] == "NCHW" else y
     if profile:
-        add_clock(result.profile, clock_mhz or default_clock_mhz(report))
+        add_clock(result.profile, clock_mhz)
     return (y, result.profile) if profile else y
 
 
@@ -490,12 +490,6 @@ def add_cycle_estimates(prof: dict, counts: str | None, why_not: str | None = No
                              "mean per inference")
     prof["cycles_assumptions"] = cycles.assumptions(cpu)
     return prof
-
-
-def default_clock_mhz(report: dict) -> float | None:
-    """The board's core clock in MHz, where the board data knows one."""
-    hz = getattr(get_board(report["board"]), "core_clock_hz", 0) if report.get("board") else 0
-    return hz / 1e6 if hz else None
 
 
 def add_clock(prof: dict, clock_mhz: float | None) -> dict:

@@ -10,11 +10,13 @@ are copied into a project) and the call template that renders its C call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from ..errors import McuCompileError
 from ..ir import Graph, Node
 from . import arm_dsp, arm_dsp_int8, arm_mve, cmsis_nn, neon, ref, wzp
+from .common import Geometry, layer_geometry
 
 # Choices for `--kernels` -> the variant names they allow besides the reference ones (REFERENCE).
 # "auto" takes the families its target lists (targets.Target.kernel_families, data), the best
@@ -30,8 +32,9 @@ KERNEL_SETS = {
     "arm-dsp": ("arm-dsp",),
     "mve": ("mve",),
     "cmsis-nn": ("cmsis-nn",),
-    "arm-dsp-int8": ("arm-dsp-int8", "arm-dsp"),  # the DSP family's old name for its int8-weight kernels
-    "arm-dsp-int16": ("arm-dsp-int16", "arm-dsp"),  # int16 weights (twice the flash) for conv and FC, for comparison
+    "arm-dsp-int8": ("arm-dsp",),  # the DSP family's old name (its kernels keep int8 weights)
+    # int16 weights (twice the flash) for conv and FC, for comparison; the rest from the DSP family
+    "arm-dsp-int16": ("arm-dsp-int16", "arm-dsp"),
     "neon": ("neon",),  # baseline Armv8-A NEON, also on a core with the dot product
     "neon-dotprod": ("neon-dotprod", "neon"),  # SDOT where a kernel has it, NEON for the rest
 }
@@ -66,6 +69,11 @@ class LayerContext:
     def y(self):
         return self.graph.tensor(self.node.outputs[0])
 
+    @cached_property
+    def geometry(self) -> Geometry | None:
+        """Window, shapes and reduction length, checked (common.layer_geometry); None for an op without."""
+        return layer_geometry(self.node, self.graph)
+
 
 class Variant(Protocol):
     def applies(self, ctx: LayerContext) -> bool: ...  # takes this layer on this target
@@ -75,9 +83,9 @@ class Variant(Protocol):
 
 # op -> (name, variant), tried in this order. The Cortex-A families first (their targets have none of
 # the Cortex-M ISA features, nor the reverse), SDOT before baseline NEON; Helium before the DSP
-# extension (a Cortex-M55 has both); the DSP families before CMSIS-NN; the weight-zero-point reference before the plain one,
-# which ignores a weight zero point. The fast variants take layers with a weight zero point too
-# (uint8 models) where they can compute them exactly, and refuse the rest.
+# extension (a Cortex-M55 has both); the DSP families before CMSIS-NN; the weight-zero-point reference
+# before the plain one, which ignores a weight zero point. The fast variants take layers with a weight
+# zero point too (uint8 models) where they can compute them exactly, and refuse the rest.
 TABLE: dict[str, list[tuple[str, Variant]]] = {
     "conv2d": [("neon-dotprod", neon.Conv(dotprod=True)), ("neon", neon.Conv(dotprod=False)),
                ("mve", arm_mve.Conv()), ("arm-dsp-int16", arm_dsp.Conv()), ("arm-dsp", arm_dsp_int8.Conv()),
@@ -113,6 +121,7 @@ def select(ctx: LayerContext):
                               f"{ctx.target.name} has no such kernels (use --kernels auto or ref)")
     families = ctx.target.kernel_families if ctx.kernels == "auto" else KERNEL_SETS[ctx.kernels]
     allowed = tuple(families) + REFERENCE
+    _ = ctx.geometry  # computed here, so that its checks refuse a layer before any variant is asked
     for name, variant in variants(ctx.node.op):
         if name in allowed and variant.applies(ctx):
             return variant.build(ctx)

@@ -26,14 +26,10 @@ import numpy as np
 from ..codegen.program import Layer
 from ..errors import McuCompileError
 from .cmsis_nn_library import ENV, HEADER, buffer_size, cmsis_nn_root, needed_sources
-from .common import check_reduction, check_window, quant_io, shape_text, standard_arrays, weight_zero_point, window
-from .ref import base_layer, is_pointwise
+from .common import quant_io, standard_arrays, weight_zero_point
+from .ref import base_layer
 
 NAME = "cmsis-nn"
-
-
-def _hwc(shape) -> tuple[int, int, int]:
-    return tuple(int(d) for d in shape[1:4]) if len(shape) == 4 else (1, 1, int(shape[-1]))
 
 
 def _check(ctx) -> None:
@@ -66,25 +62,18 @@ class ConvLike(_Variant):
     def build(self, ctx) -> Layer:
         _check(ctx)
         root = cmsis_nn_root()
-        node, graph = ctx.node, ctx.graph
-        depthwise = node.op == "depthwise_conv2d"
-        w_shape = graph.tensor(node.inputs[1]).shape
-        kh, kw, cin = (w_shape[0], w_shape[1], 1) if depthwise else (w_shape[1], w_shape[2], w_shape[3])
-        check_reduction(node, kh * kw * cin)
-        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
+        g = ctx.geometry
+        depthwise = ctx.node.op == "depthwise_conv2d"
+        cin = 1 if depthwise else g.in_shape[2]
         arrays, refs = _arrays_with_bias(ctx)
-        geometry = window((kh, kw), node.attrs["strides"], node.attrs["pads"])
         io = quant_io(ctx)
         kind, function = ("dwconv", "arm_depthwise_conv_wrapper_s8") if depthwise else \
             ("conv", "arm_convolve_wrapper_s8")
-        scratch = buffer_size(root, ctx.target, kind, _hwc(ctx.x.shape), _hwc(ctx.y.shape), (kh, kw),
-                              node.attrs["strides"], (geometry["pad_top"], geometry["pad_left"]),
+        scratch = buffer_size(root, ctx.target, kind, g.in_shape, g.out_shape, g.kernel, g.strides, g.pads[:2],
                               io["input_offset"], io["output_offset"])
-        what = "depthwise conv" if depthwise else ("pointwise conv" if is_pointwise(ctx) else "conv")
-        summary = (f"{what} {kh}x{kw} stride {node.attrs['strides'][0]}, "
-                   f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
-        return _layer(ctx, function, summary, "cmsis_nn_conv.j2", [function], arrays=arrays, scratch=scratch,
-                      params=dict(io=io, geometry=geometry, depthwise=depthwise, filter=(kh, kw, cin), **refs))
+        what = "depthwise conv" if depthwise else ("pointwise conv" if g.pointwise else "conv")
+        return _layer(ctx, function, g.text(what), "cmsis_nn_conv.j2", [function], arrays=arrays, scratch=scratch,
+                      params=dict(io=io, geometry=g.window, depthwise=depthwise, filter=(*g.kernel, cin), **refs))
 
 
 class FullyConnected(_Variant):
@@ -93,7 +82,6 @@ class FullyConnected(_Variant):
         root = cmsis_nn_root()
         node = ctx.node
         cout, cin = ctx.graph.tensor(node.inputs[1]).shape
-        check_reduction(node, cin)
         arrays, refs = _arrays_with_bias(ctx)
         per_channel = len(set(map(int, node.attrs["multiplier"]))) > 1 or len(set(map(int, node.attrs["shift"]))) > 1
         function = "arm_fully_connected_per_channel_s8" if per_channel else "arm_fully_connected_s8"
@@ -113,15 +101,10 @@ class AvgPool(_Variant):
     def build(self, ctx) -> Layer:
         _check(ctx)
         root = cmsis_nn_root()
-        node = ctx.node
-        check_window(node, node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        geometry = window(node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        io = quant_io(ctx)
-        scratch = buffer_size(root, ctx.target, "avgpool", _hwc(ctx.x.shape), _hwc(ctx.y.shape))
-        summary = (f"average pool {geometry['kernel_h']}x{geometry['kernel_w']} stride {geometry['stride_h']}, "
-                   f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
-        return _layer(ctx, "arm_avgpool_s8", summary, "cmsis_nn_avgpool.j2", ["arm_avgpool_s8"], scratch=scratch,
-                      params=dict(geometry=geometry, act_min=io["act_min"], act_max=io["act_max"]))
+        g, io = ctx.geometry, quant_io(ctx)
+        scratch = buffer_size(root, ctx.target, "avgpool", g.in_shape, g.out_shape)
+        return _layer(ctx, "arm_avgpool_s8", g.text("average pool"), "cmsis_nn_avgpool.j2", ["arm_avgpool_s8"],
+                      scratch=scratch, params=dict(geometry=g.window, act_min=io["act_min"], act_max=io["act_max"]))
 
 
 class Softmax(_Variant):

@@ -1,5 +1,7 @@
-"""Pieces every kernel variant uses: geometry checks, the standard constant arrays, names."""
+"""Pieces every kernel variant uses: the layer's geometry (checked once), the standard constant arrays, names."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,6 +39,62 @@ def check_window(node, kernel, stride, pads) -> None:
         raise UnsupportedOp(f"node '{node.name}': padding {list(pads)} is not smaller than the {kh}x{kw} kernel")
     if max(stride) > 32767 or max(kernel) > 32767:
         raise UnsupportedOp(f"node '{node.name}': kernel {list(kernel)} / strides {list(stride)} out of range")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A layer's window and shapes, read from the node once and checked once (kernels.select, before
+    any variant is tried), so that every variant sees the same figures and none can skip a check."""
+
+    kernel: tuple[int, int]  # (kh, kw); (1, 1) for a fully connected layer
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    in_shape: tuple[int, int, int]  # (h, w, c); (1, 1, features) for a fully connected layer
+    out_shape: tuple[int, int, int]
+    taps: int  # products summed into one output: kh * kw * in_c (conv), kh * kw (depthwise), in_c (FC)
+
+    @property
+    def pointwise(self) -> bool:
+        return self.kernel == (1, 1) and self.strides == (1, 1) and not any(self.pads)
+
+    @property
+    def window(self) -> dict:
+        return window(self.kernel, self.strides, self.pads)
+
+    def text(self, what: str, note: str = "") -> str:
+        """The layer summary: 'conv 3x3 stride 2, 96x96x3 -> 48x48x8' (`note`, if any, before the shapes)."""
+        (kh, kw), (h, w, c), (ho, wo, co) = self.kernel, self.in_shape, self.out_shape
+        return f"{what} {kh}x{kw} stride {self.strides[0]}, {note}{h}x{w}x{c} -> {ho}x{wo}x{co}"
+
+
+def _hwc(shape) -> tuple[int, int, int]:
+    return tuple(int(d) for d in shape[1:4]) if len(shape) == 4 else (1, 1, int(shape[-1]))
+
+
+def layer_geometry(node, graph) -> Geometry | None:
+    """`node`'s geometry, checked (the int32 accumulator's reach, padding smaller than the window, figures
+    that fit mcu_conv_params' int16 fields); None for an op without a window or a reduction."""
+    x, y = graph.tensor(node.inputs[0]), graph.tensor(node.outputs[0])
+    in_shape, out_shape = _hwc(x.shape), _hwc(y.shape)
+    if node.op == "fully_connected":
+        geometry = Geometry((1, 1), (1, 1), (0, 0, 0, 0), in_shape, out_shape, in_shape[2])
+    elif node.op in ("conv2d", "depthwise_conv2d", "avg_pool"):
+        if node.op == "avg_pool":
+            kernel, taps = tuple(node.attrs["kernel"]), 0
+        elif node.op == "conv2d":  # weights [out_c, kh, kw, in_c]
+            _, kh, kw, cin = graph.tensor(node.inputs[1]).shape
+            kernel, taps = (int(kh), int(kw)), int(kh * kw * cin)
+        else:  # depthwise weights [kh, kw, c]
+            kh, kw, _ = graph.tensor(node.inputs[1]).shape
+            kernel, taps = (int(kh), int(kw)), int(kh * kw)
+        geometry = Geometry(kernel, tuple(node.attrs["strides"]), tuple(node.attrs["pads"]), in_shape, out_shape,
+                            taps)
+        check_window(node, geometry.kernel, geometry.strides, geometry.pads)
+    else:
+        return None
+    if geometry.taps:
+        check_reduction(node, geometry.taps)
+    return geometry
 
 
 def quant_io(ctx) -> dict:

@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen.program import CArray, Layer
-from .common import check_reduction, check_window, quant_io, shape_text, weight_zero_point, window
-from .ref import base_layer, is_pointwise
+from .common import quant_io, shape_text, weight_zero_point
+from .ref import base_layer
 
 HEADER = "mcu_nn_neon.h"
 SMALL_CONV_TAPS = 64  # mcu_conv_small_s8_*: a gathered window of at most 64 bytes
@@ -212,26 +212,20 @@ class Conv:
     def applies(self, ctx) -> bool:
         if not ctx.target.has("dotprod" if self.dotprod else "neon") or not _int8_weights_fit(ctx, self.dotprod):
             return False
-        _, kh, kw, cin = ctx.graph.tensor(ctx.node.inputs[1]).shape
-        return is_pointwise(ctx) or kh * kw * cin <= SMALL_CONV_TAPS
+        return ctx.geometry.pointwise or ctx.geometry.taps <= SMALL_CONV_TAPS
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        w = _weights(ctx)
-        cout, kh, kw, cin = w.shape
-        check_reduction(node, kh * kw * cin)
+        g, w = ctx.geometry, _weights(ctx)
+        cout, cin = w.shape[0], w.shape[3]
         suffix, family, pack = _family(self.dotprod)
-        size = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
         requant = _requant(ctx, w.reshape(cout, -1), _channel_blocks(self.dotprod, cout))
-        if is_pointwise(ctx):
-            _, h, wd, _ = ctx.x.shape
+        if g.pointwise:
+            size = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
             return _layer(ctx, f"mcu_pwconv_s8_{suffix}", family, f"pointwise conv, {size}", "calls/neon_pwconv.j2",
-                          pack(w.reshape(cout, -1)), requant, pixels=h * wd, in_c=cin, out_c=cout)
-        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
-        return _layer(ctx, f"mcu_conv_small_s8_{suffix}", family,
-                      f"conv {kh}x{kw} stride {node.attrs['strides'][0]}, {size}", "calls/neon_conv.j2",
-                      pack_small_conv(w, pack), requant,
-                      geometry=window((kh, kw), node.attrs["strides"], node.attrs["pads"]))
+                          pack(w.reshape(cout, -1)), requant, pixels=g.in_shape[0] * g.in_shape[1], in_c=cin,
+                          out_c=cout)
+        return _layer(ctx, f"mcu_conv_small_s8_{suffix}", family, g.text("conv"), "calls/neon_conv.j2",
+                      pack_small_conv(w, pack), requant, geometry=g.window)
 
 
 class FullyConnected:
@@ -246,7 +240,6 @@ class FullyConnected:
     def build(self, ctx) -> Layer:
         w = _weights(ctx)  # [out, in]
         cout, cin = w.shape
-        check_reduction(ctx.node, cin)
         suffix, family, pack = _family(self.dotprod)
         return _layer(ctx, f"mcu_pwconv_s8_{suffix}", family, f"fully connected {cin} -> {cout}",
                       "calls/neon_pwconv.j2", pack(w), _requant(ctx, w, _channel_blocks(self.dotprod, cout)),
@@ -264,38 +257,27 @@ class Depthwise:
     def applies(self, ctx) -> bool:
         if not ctx.target.has("neon") or not _int8_weights_fit(ctx, False):
             return False
-        kh, kw, _ = ctx.graph.tensor(ctx.node.inputs[1]).shape
-        return (kh, kw) == (3, 3)
+        return ctx.geometry.kernel == (3, 3)
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
         w = _weights(ctx)  # [3, 3, C]
         c = w.shape[2]
-        check_window(node, (3, 3), node.attrs["strides"], node.attrs["pads"])
-        what = (f"depthwise conv 3x3 stride {node.attrs['strides'][0]}, "
-                f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
-        return _layer(ctx, "mcu_dwconv3x3_s8_neon", "AArch64 NEON", what, "calls/neon_dwconv.j2",
-                      pack_depthwise3x3(w), _requant(ctx, w.reshape(9, c).T, blocks(c)),
-                      scratch=depthwise_scratch_bytes(c),
-                      geometry=window((3, 3), node.attrs["strides"], node.attrs["pads"]))
+        return _layer(ctx, "mcu_dwconv3x3_s8_neon", "AArch64 NEON", ctx.geometry.text("depthwise conv"),
+                      "calls/neon_dwconv.j2", pack_depthwise3x3(w), _requant(ctx, w.reshape(9, c).T, blocks(c)),
+                      scratch=depthwise_scratch_bytes(c), geometry=ctx.geometry.window)
 
 
 class AvgPool:
     """Average pooling, either rounding (ties away from zero, or up for a uint8 model's layer)."""
 
     def applies(self, ctx) -> bool:
-        kh, kw = ctx.node.attrs["kernel"]
+        kh, kw = ctx.geometry.kernel
         return ctx.target.has("neon") and kh * kw <= POOL_MAX_COUNT
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        check_window(node, node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        geometry = window(node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-        half_up = node.attrs.get("rounding") == "half_up"
+        half_up = ctx.node.attrs.get("rounding") == "half_up"
         io = quant_io(ctx)
-        summary = (f"average pool {geometry['kernel_h']}x{geometry['kernel_w']} stride {geometry['stride_h']}, "
-                   f"{'rounding half up (uint8 model), ' if half_up else ''}"
-                   f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
+        summary = ctx.geometry.text("average pool", "rounding half up (uint8 model), " if half_up else "")
         kernel = "mcu_avgpool_s8_halfup_neon" if half_up else "mcu_avgpool_s8_neon"
-        return _layer(ctx, kernel, "AArch64 NEON", summary, "calls/avgpool.j2", None, None, geometry=geometry,
-                      act_min=io["act_min"], act_max=io["act_max"])
+        return _layer(ctx, kernel, "AArch64 NEON", summary, "calls/avgpool.j2", None, None,
+                      geometry=ctx.geometry.window, act_min=io["act_min"], act_max=io["act_max"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..codegen.program import Layer
 from ..ops.depthwise_inplace import inplace_scratch_bytes
-from .common import check_reduction, check_window, quant_io, shape_text, standard_arrays, window
+from .common import quant_io, shape_text, standard_arrays
 
 # Helpers every model.c calls besides its layers' kernels.
 ALWAYS_SOURCES = ("ref/mcu_quantize_f32_s8.c", "ref/mcu_dequantize_s8_f32.c")
@@ -19,24 +19,15 @@ def base_layer(ctx, kernel: str, variant: str, summary: str, call: str, sources:
 
 
 def is_pointwise(ctx) -> bool:
-    node = ctx.node
-    _, kh, kw, _ = ctx.graph.tensor(node.inputs[1]).shape
-    return (kh, kw) == (1, 1) and node.attrs["strides"] == (1, 1) and not any(node.attrs["pads"])
+    return ctx.geometry.pointwise
 
 
 def conv_layer(ctx, kernel: str, variant: str, what: str, sources: list[str], weights=None, bias=None,
                call: str = "calls/conv.j2", **fields) -> Layer:
     """A conv-shaped layer (conv, pointwise, depthwise) calling through mcu_conv_params."""
-    node, graph = ctx.node, ctx.graph
-    w_shape = graph.tensor(node.inputs[1]).shape
-    kh, kw, cin = (w_shape[1], w_shape[2], w_shape[3]) if node.op == "conv2d" else (w_shape[0], w_shape[1], 1)
-    check_reduction(node, kh * kw * cin)
-    check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
     arrays, refs = standard_arrays(ctx, weights, bias)
-    geometry = window((kh, kw), node.attrs["strides"], node.attrs["pads"])
-    summary = f"{what} {kh}x{kw} stride {node.attrs['strides'][0]}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
-    return base_layer(ctx, kernel, variant, summary, call, sources,
-                      params=dict(io=quant_io(ctx), geometry=geometry, **refs), arrays=arrays, **fields)
+    return base_layer(ctx, kernel, variant, ctx.geometry.text(what), call, sources,
+                      params=dict(io=quant_io(ctx), geometry=ctx.geometry.window, **refs), arrays=arrays, **fields)
 
 
 class Conv:
@@ -59,10 +50,9 @@ class Depthwise:
         return True
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        kh, _, c = ctx.graph.tensor(node.inputs[1]).shape
-        scratch = inplace_scratch_bytes(ctx.x.shape[1:3], ctx.y.shape[1:3], c, kh, node.attrs["strides"][0],
-                                        node.attrs["pads"][0])
+        g = ctx.geometry
+        scratch = inplace_scratch_bytes(g.in_shape[:2], g.out_shape[:2], g.in_shape[2], g.kernel[0], g.strides[0],
+                                        g.pads[0])
         return conv_layer(ctx, "mcu_dwconv_s8_ref", "reference", "depthwise conv", ["ref/mcu_dwconv_s8_ref.c"],
                           inplace_kernel="mcu_dwconv_s8_inplace_ref", inplace_scratch=scratch,
                           inplace_sources=["ref/mcu_dwconv_s8_inplace_ref.c"])
@@ -76,7 +66,6 @@ class FullyConnected:
 
     def build(self, ctx) -> Layer:
         cout, cin = ctx.graph.tensor(ctx.node.inputs[1]).shape
-        check_reduction(ctx.node, cin)
         arrays, refs = standard_arrays(ctx)
         return base_layer(ctx, "mcu_fc_s8_ref", "reference", f"fully connected {cin} -> {cout}", "calls/fc.j2",
                           ["ref/mcu_fc_s8_ref.c"], arrays=arrays,
@@ -95,14 +84,9 @@ class AvgPool:
 
 def avgpool_layer(ctx, kernel: str, variant: str, note: str) -> Layer:
     """An average pool calling through mcu_pool_params (the kernels differ only in their rounding)."""
-    node = ctx.node
-    check_window(node, node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
-    geometry = window(node.attrs["kernel"], node.attrs["strides"], node.attrs["pads"])
     io = quant_io(ctx)
-    summary = (f"average pool {geometry['kernel_h']}x{geometry['kernel_w']} stride {geometry['stride_h']}, "
-               f"{note}{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
-    return base_layer(ctx, kernel, variant, summary, "calls/avgpool.j2", [f"ref/{kernel}.c"],
-                      params=dict(geometry=geometry, act_min=io["act_min"], act_max=io["act_max"]))
+    return base_layer(ctx, kernel, variant, ctx.geometry.text("average pool", note), "calls/avgpool.j2", [f"ref/{kernel}.c"],
+                      params=dict(geometry=ctx.geometry.window, act_min=io["act_min"], act_max=io["act_max"]))
 
 
 class Softmax:

@@ -13,7 +13,7 @@ and Helium families take most: kernels/arm_dsp.py, arm_dsp_int8.py, arm_mve.py).
 from __future__ import annotations
 
 from ..codegen.program import Layer
-from .common import check_reduction, check_window, quant_io, shape_text, standard_arrays, weight_zero_point, window
+from .common import quant_io, standard_arrays, weight_zero_point
 from .ref import avgpool_layer, base_layer, is_pointwise
 
 
@@ -22,18 +22,13 @@ def has_weight_zp(ctx) -> bool:
 
 
 def _conv_layer(ctx, kernel: str, what: str) -> Layer:
-    node, graph = ctx.node, ctx.graph
-    w_shape = graph.tensor(node.inputs[1]).shape
-    kh, kw, cin = (w_shape[1], w_shape[2], w_shape[3]) if node.op == "conv2d" else (w_shape[0], w_shape[1], 1)
-    check_reduction(node, kh * kw * cin)
-    check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
+    node = ctx.node
     arrays, refs = standard_arrays(ctx)
-    summary = (f"{what} {kh}x{kw} stride {node.attrs['strides'][0]}, weight zero point {node.attrs['weight_zp']}, "
-               f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
+    summary = ctx.geometry.text(what, f"weight zero point {node.attrs['weight_zp']}, ")
     return base_layer(ctx, kernel, "reference, weights with a zero point", summary, "calls/conv_wzp.j2",
                       [f"ref/{kernel}.c"], arrays=arrays,
                       params=dict(io=quant_io(ctx), filter_offset=-int(node.attrs["weight_zp"]),
-                                  geometry=window((kh, kw), node.attrs["strides"], node.attrs["pads"]), **refs))
+                                  geometry=ctx.geometry.window, **refs))
 
 
 class Conv:
@@ -62,7 +57,6 @@ class FullyConnected:
     def build(self, ctx) -> Layer:
         node = ctx.node
         cout, cin = ctx.graph.tensor(node.inputs[1]).shape
-        check_reduction(node, cin)
         arrays, refs = standard_arrays(ctx)
         return base_layer(ctx, "mcu_fc_s8_wzp_ref", "reference, weights with a zero point",
                           f"fully connected {cin} -> {cout}, weight zero point {node.attrs['weight_zp']}",

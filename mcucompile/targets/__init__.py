@@ -1,11 +1,12 @@
 """Targets as data: what a build for each one needs to know.
 
 A target is a CPU: its compiler flags, the ISA features its kernel variants check, the kernel
-families `--kernels auto` uses on it (kernels/), and the platform it runs on. A platform is what a project for a group of targets is: the compiler that
-builds it, which project files are written (project/), how `mcucompile run` executes it and what
-`run --profile` counts (run.py). Adding a target is an entry here plus its kernels; adding a kind of
-project is a Platform, its writer and its runner. A Cortex-M target also has a board (boards.py):
-its memory map, a separate choice (`--board`), so one target serves several boards.
+families `--kernels auto` uses on it (kernels/), and the platform it runs on. A platform is what a
+project for a group of targets is: the compiler that builds it, which project files are written
+(project/), how `mcucompile run` executes it and what `run --profile` counts (run.py). Adding a
+target is an entry here plus its kernels; adding a kind of project is a Platform, its writer and its
+runner. A Cortex-M target also has a board (boards.py): its memory map, a separate choice
+(`--board`), so one target serves several boards.
 """
 from __future__ import annotations
 
