@@ -62,7 +62,7 @@ TEMPLATE_NAMES = frozenset("""
     put_name open_file read_input split input_tensor output_tensor systick_wraps cyccnt_last cyccnt_high
     layer_total layer_start CHUNK COUNTER_UNIT SYST_CSR SYST_RVR SYST_CVR DEMCR DWT_CTRL DWT_CYCCNT DWT_LAR
     SEMIHOSTING_H read_file run_all run_model mode INT8_CORE FLOAT_INPUT MODEL_INTERFACE arena
-    INVOKE_BEGIN INVOKE_END MARK now_ns layer_ns invoke_ns layer_started invoke_started
+    INVOKE_BEGIN INVOKE_END MARK now_ns layer_ns invoke_ns layer_started invoke_started COLD divide
 """.split())
 # Prefixes of the runtime (mcu_nn.h), the firmware's semihosting calls and CMSIS-NN, in either case.
 RESERVED_PREFIXES = {"mcu_": "the runtime's prefix mcu_", "sh_": "the firmware's semihosting prefix sh_",
