@@ -10,7 +10,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(gcc clang make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user
-              gcc-aarch64-linux-gnu libc6-dev-arm64-cross llvm-19)  # llvm-19: llvm-mca for run --profile cycles
+              gcc-aarch64-linux-gnu libc6-dev-arm64-cross llvm-19  # llvm-19: llvm-mca for run --profile cycles
+              chromium)  # headless, the test that renders report.html
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -9,7 +9,9 @@ from .ir import Graph
 from .errors import DoesNotFit
 from .project.fit import Placement, place
 from .project.manifest import check_destination
-from .project.writer import Output, staged_project, write_files, write_report
+from .progress import Stages
+from .project.report import refresh_totals
+from .project.writer import Output, staged_project, write_files, write_html_report, write_report
 from .targets import Board, Target, resolve
 from .toolchain import have
 
@@ -32,28 +34,38 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
     # The destination and placement options are checked before the (slower) compilation.
     check_destination(Path(out_dir))
     placement = place(board_, weights_in, arena_in, stack_bytes)
-    graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, name=name, log=log)
-    return build_from_graph(graph, target, Path(out_dir), board_, placement, compile_firmware=compile_firmware,
-                            io_in_arena=io_in_arena, kernels=kernels, log=log, output=output)
+    stages = Stages(["import and quantize", "plan memory", "write", "compile"], desc="build")
+    try:
+        with stages.step("import and quantize"):
+            graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, name=name, log=log,
+                                  diagnostics=True)
+        return build_from_graph(graph, target, Path(out_dir), board_, placement, compile_firmware=compile_firmware,
+                                io_in_arena=io_in_arena, kernels=kernels, log=log, output=output, stages=stages)
+    finally:
+        stages.close(log)
 
 
 def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board | None = None,
                      placement: Placement | None = None, compile_firmware: bool | None = None,
-                     io_in_arena: bool = False, kernels: str = "auto", log=None, output: Output = Output()) -> dict:
+                     io_in_arena: bool = False, kernels: str = "auto", log=None, output: Output = Output(),
+                     stages: Stages | None = None) -> dict:
     """Compile GRAPH into a project in OUT_DIR and return its report. The project, firmware
     compiled, is written as one step (writer.staged_project): a failure or an interrupt leaves the
-    old one as it was."""
-    program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels)
+    old one as it was. `stages`: the progress bar build_project shows."""
+    stages = stages or Stages([], desc="")
+    with stages.step("plan memory"):
+        program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels)
     with staged_project(Path(out_dir), program.name, log) as folder:
         return _write_and_compile(graph, program, target, folder, Path(out_dir), board, placement,
-                                  compile_firmware, io_in_arena, kernels, log, output)
+                                  compile_firmware, io_in_arena, kernels, log, output, stages)
 
 
 def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_dir: Path, board, placement,
-                       compile_firmware, io_in_arena, kernels, log, output) -> dict:
+                       compile_firmware, io_in_arena, kernels, log, output, stages: Stages) -> dict:
     """Write the project into the new FOLDER (OUT_DIR is where it goes), and compile its firmware."""
     try:
-        report = write_files(program, folder, target, board, placement, output)
+        with stages.step("write"):
+            report = write_files(program, folder, target, board, placement, output)
     except DoesNotFit:
         # Some fast kernels lay weights out wider (the Cortex-M DSP depthwise kernels' int16 pairs for
         # SMLAD, Helium's padded rows); where that is what does not fit, the int8 reference's layout
@@ -84,7 +96,9 @@ def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_
         return report
     from .run import compile_project
 
-    # The linked figures go into report.json before the manifest is made, so the two agree.
-    report = compile_project(folder)
+    # The linked figures go into report.json and report.html before the manifest is made, so they agree.
+    with stages.step("compile"):
+        report = refresh_totals(compile_project(folder))
     write_report(folder, report)
+    write_html_report(folder, report)
     return report

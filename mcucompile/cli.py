@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import __version__
+from . import __version__, progress
 from .errors import McuCompileError
 from .codegen.constants import FORMATS as CONSTANT_FORMATS
 from .project.fit import DEFAULT_STACK_BYTES
@@ -53,7 +53,32 @@ def _one_line(text: str) -> str:
 
 
 def _log(message: str) -> None:
-    click.echo(message, err=True)
+    """Notes on stderr (what was chosen, what was kept): off under --quiet."""
+    if not progress.quiet():
+        click.echo(message, err=True)
+
+
+def _say(message: str) -> None:
+    """A command's summary on stdout: off under --quiet (the exit status and the files it wrote remain)."""
+    if not progress.quiet():
+        click.echo(message)
+
+
+def _set_verbosity(ctx, param, value):
+    if value:
+        wanted = progress.QUIET if param.name == "quiet" else progress.VERBOSE
+        if progress.level() not in (progress.NORMAL, wanted):
+            raise click.UsageError("--quiet and --verbose exclude each other")
+        progress.configure(wanted)
+
+
+def verbosity_options(command):
+    """-q/--quiet and -v/--verbose, on every command."""
+    command = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbosity,
+                           help="Also print the time each build stage took.")(command)
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity,
+                        help="No progress bars, notes or summaries: errors only (and what the command prints "
+                             "as its result: inspect's table, verify's verdict).")(command)
 
 
 def _check_output_folder(path: str) -> None:
@@ -107,10 +132,20 @@ class _OneLineUsageErrors(click.Group):
             sys.exit(exc.exit_code)
 
 
-@click.group(cls=_OneLineUsageErrors)
+@click.group(cls=_OneLineUsageErrors, epilog="""Examples:
+
+\b
+  mcucompile example mobilenet-v1 --alpha 0.25 --resolution 96 --classes 2 -o vww.onnx
+  mcucompile inspect vww.onnx --target cortex-m7 --calib calib.npy
+  mcucompile build vww.onnx --target cortex-m7 --calib calib.npy -o out/m7
+  mcucompile run out/m7 --input x.npy --output y.npy --profile
+  mcucompile verify vww.onnx --target cortex-m7 --calib calib.npy
+
+Each command's --help has more.""")
 @click.version_option(__version__, prog_name="mcucompile")
 def main():
     """Compile a trained MobileNetV1 (ONNX or TFLite) into small, fast, bit-exact int8 C."""
+    progress.configure(progress.NORMAL)
 
 
 target_option = click.option("--target", default=None, metavar="NAME",
@@ -155,7 +190,13 @@ def _describe_fit(report) -> str:
     return f"; on {report['board']}: {parts} bytes ({'linked' if linked else 'estimate'})"
 
 
-@main.command()
+@main.command(epilog="""Examples:
+
+\b
+  mcucompile build model.onnx --target cortex-m7 --calib calib.npy -o out/m7
+  mcucompile build model.tflite --target cortex-m55 -o out/m55
+  mcucompile build mobilenet_224.onnx --target cortex-m7 --weights-in psram --calib images/ -o out/big
+  mcucompile build model.onnx --target cortex-a76 --calib random -o out/a76""")
 @click.argument("model", type=click.Path())
 @build_options
 @click.option("--no-compile", is_flag=True, help="Firmware: write the project without running make.")
@@ -173,6 +214,7 @@ def _describe_fit(report) -> str:
 @mean_option
 @std_option
 @_clean_errors
+@verbosity_options
 def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, no_compile, constants,
           memory_plot, out_dir, name, calib, observer, mean, std):
     """Compile MODEL into a buildable project in OUTPUT (for a Cortex-M target: a firmware project,
@@ -193,18 +235,23 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
                            stack_bytes=stack_bytes, compile_firmware=False if no_compile else None,
                            io_in_arena=io_in_arena, kernels=kernels,
                            output=Output(constants=constants, memory_plot=memory_plot))
-    click.echo(
+    _say(
         f"{report['model']}: {len(report['layers'])} layers, {report['macs']:,} MACs, "
         f"{report['weights_bytes']:,} bytes of weights, arena {report['arena_bytes']:,} bytes"
         f"{_describe_fit(report)} -> {out_dir}"
     )
     bound = report["arena_lower_bound_bytes"]
     if bound:
-        click.echo(f"arena: tensors {report['tensor_arena_bytes']:,} bytes, tensor-level lower bound {bound:,} bytes "
+        _say(f"arena: tensors {report['tensor_arena_bytes']:,} bytes, tensor-level lower bound {bound:,} bytes "
                    f"(+{(report['tensor_arena_bytes'] - bound) / bound:.1%}), largest scratch {report['scratch_bytes']:,} bytes")
 
 
-@main.command()
+@main.command(epilog="""Examples:
+
+\b
+  mcucompile run out/m7 --input x.npy --output y.npy
+  mcucompile run out/m7 --input x.npy --output y.npy --profile --clock-mhz 480
+  mcucompile run out/m7 --input x.npy --output y_int8.npy --raw""")
 @click.argument("project", type=click.Path())
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help=".npy of inputs in the model's own layout ([N, ...] or one sample).")
@@ -214,9 +261,9 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
               help="Cortex-M or Cortex-A: write PROJECT/profile.json (executed instructions per layer under QEMU; "
                    "on cortex-m4/m7/m55 also estimated cycles, with llvm-mca of LLVM 15+) and print it.")
 @click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="With --profile: also give the estimated cycles as ms at this core clock (default: the "
-                   "board's, where its data knows one).")
+              help="With --profile: also give the estimated cycles as ms at this core clock.")
 @_clean_errors
+@verbosity_options
 def run(project, input_path, output_path, raw, profile, clock_mhz):
     """Build PROJECT (written by `build`) and run it on every input: natively for the host, in QEMU
     for a Cortex-M target, under qemu-aarch64 (natively on an AArch64 machine) for a Cortex-A target."""
@@ -235,13 +282,23 @@ def run(project, input_path, output_path, raw, profile, clock_mhz):
 
         from .run import format_profile
 
+        from .project import manifest, report_html
+        from .run import read_report
+
         (Path(project) / "profile.json").write_text(json.dumps(prof, indent=2) + "\n")
-        click.echo(format_profile(prof))
-        click.echo(f"profile -> {Path(project) / 'profile.json'}")
-    click.echo(f"{len(y)} output(s) -> {output_path}")
+        manifest.rewrite(Path(project), "report.html",
+                         report_html.render_page(read_report(Path(project)), Path(project), prof))
+        _say(format_profile(prof))
+        _say(f"profile -> {Path(project) / 'profile.json'} (and in {Path(project) / 'report.html'})")
+    _say(f"{len(y)} output(s) -> {output_path}")
 
 
-@main.command()
+@main.command(epilog="""Examples:
+
+\b
+  mcucompile verify model.onnx --target cortex-m7 --calib calib.npy --inputs 10
+  mcucompile verify model.tflite --target cortex-m4 --tflm
+  mcucompile verify model.onnx --target host --calib random --inputs x.npy""")
 @click.argument("model", type=click.Path())
 @build_options
 @click.option("--inputs", "inputs", default="10", show_default=True, metavar="N|PATH",
@@ -259,6 +316,7 @@ def run(project, input_path, output_path, raw, profile, clock_mhz):
 @mean_option
 @std_option
 @_clean_errors
+@verbosity_options
 def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, inputs, seed, tflm,
            min_cosine, out_dir, calib, observer, mean, std):
     """Build MODEL, run it (in QEMU for a Cortex-M target) and compare: byte for byte with the
@@ -280,10 +338,15 @@ def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena,
     sys.exit(0 if result.passed else 1)
 
 
-@main.command()
+@main.command(epilog="""Examples:
+
+\b
+  mcucompile inspect model.onnx --target cortex-m7 --calib calib.npy
+  mcucompile inspect model.tflite --target cortex-m55 --json > layers.json
+  mcucompile inspect model.onnx --target cortex-m4 --memory-plot plan.png""")
 @click.argument("model", type=click.Path())
-@target_option
-@io_in_arena_option
+@build_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report (report.json's content) as JSON, for tools.")
 @click.option("--memory-plot", default=None, type=click.Path(), metavar="PNG",
               help="Draw the arena plan: x = layer, y = arena offset, one box per buffer.")
 @calib_option
@@ -291,23 +354,42 @@ def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena,
 @mean_option
 @std_option
 @_clean_errors
-def inspect(model, target, io_in_arena, memory_plot, calib, observer, mean, std):
-    """Show the layers, kernels and arena plan the compiler makes of MODEL (writes no project)."""
-    from .codegen.lower import lower
-    from .compiler import compile_graph
-    from .inspect import describe, write_memory_plot
-    from .targets import resolve
+@verbosity_options
+def inspect(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, as_json, memory_plot,
+            calib, observer, mean, std):
+    """Show what the compiler makes of MODEL for a target: per layer the op, shapes, MACs, parameters,
+    constant and activation bytes, arena offset, kernel and quantization SQNR; the totals (flash and
+    RAM against the board's, linked where arm-none-eabi-gcc is on PATH); the arena plan as text. The
+    project is built in a temporary folder: nothing is written but --memory-plot."""
+    import json
 
-    target_, _ = resolve(target, None)
-    graph = compile_graph(model, calib=calib or "random", observer=observer, mean=mean, std=std, log=_log)
-    program = lower(graph, target=target_, io_in_arena=io_in_arena)
-    click.echo(describe(program))
+    from .inspect import describe, inspect_model
+
     if memory_plot:
-        write_memory_plot(program, Path(memory_plot))
-        click.echo(f"memory plot -> {memory_plot}")
+        _check_output_folder(memory_plot)
+        if Path(memory_plot).is_dir():
+            raise McuCompileError(f"--memory-plot {memory_plot}: is a folder; give a .png file name")
+    report, png = inspect_model(model, target, board=board, weights_in=weights_in, arena_in=arena_in,
+                                stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, calib=calib,
+                                observer=observer, mean=mean, std=std, memory_plot=bool(memory_plot),
+                                log=None if as_json else _log)
+    click.echo(json.dumps(report, indent=2) if as_json else describe(report))
+    if memory_plot:
+        if png is None:
+            raise McuCompileError("the model has no intermediate tensors: there is no arena to draw")
+        try:
+            Path(memory_plot).write_bytes(png)
+        except OSError as exc:
+            raise McuCompileError(f"--memory-plot {memory_plot}: cannot write ({exc.strerror or exc})") from None
+        if not as_json:
+            click.echo(f"memory plot -> {memory_plot}")
 
 
-@main.command()
+@main.command(epilog="""Examples:
+
+\b
+  mcucompile simulate model.onnx --calib calib.npy --input x.npy --output y.npy
+  mcucompile simulate model.tflite --input x.npy --output y_int8.npy --raw""")
 @click.argument("model", type=click.Path())
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help=".npy of inputs in the model's own layout ([N, ...] or one sample).")
@@ -318,6 +400,7 @@ def inspect(model, target, io_in_arena, memory_plot, calib, observer, mean, std)
 @mean_option
 @std_option
 @_clean_errors
+@verbosity_options
 def simulate(model, input_path, output_path, raw, calib, observer, mean, std):
     """Run the int8 network in numpy (the golden reference the C must equal byte for byte)."""
     from .compiler import compile_graph
@@ -329,10 +412,14 @@ def simulate(model, input_path, output_path, raw, calib, observer, mean, std):
     graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, log=_log)
     y = simulate_graph(graph, x, raw=raw, what=input_path)
     _save(output_path, y)
-    click.echo(f"{len(y)} output(s) -> {output_path}")
+    _say(f"{len(y)} output(s) -> {output_path}")
 
 
-@main.command()
+@main.command(epilog="""Examples:
+
+\b
+  mcucompile example mobilenet-v1 --alpha 0.25 --resolution 96 --classes 2 -o vww.onnx
+  mcucompile example mobilenet-v1 --alpha 0.25 --resolution 32 --classes 10 --channels 1 --train digits -o digits.onnx""")
 @click.argument("kind", type=click.Choice(["mobilenet-v1"]))
 @click.option("--alpha", default=0.25, show_default=True, type=float, help="Width multiplier.")
 @click.option("--resolution", default=96, show_default=True, type=int, help="Input height and width (multiple of 32).")
@@ -344,6 +431,7 @@ def simulate(model, input_path, output_path, raw, calib, observer, mean, std):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("-o", "--output", required=True, type=click.Path(), help="ONNX file to write.")
 @_clean_errors
+@verbosity_options
 def example(kind, alpha, resolution, classes, channels, train, keep_batchnorm, softmax, seed, output):
     """Write an example PyTorch MobileNetV1 as ONNX (needs torch: pip install 'mcucompile[examples]')."""
     from .examples.mobilenet_v1 import make_example
@@ -352,7 +440,7 @@ def example(kind, alpha, resolution, classes, channels, train, keep_batchnorm, s
         raise McuCompileError(f"-o {output}: is a folder; give the ONNX file to write (e.g. -o model.onnx)")
     # make_example reports what it wrote (and the held-out accuracy) through the log.
     make_example(Path(output), alpha=alpha, resolution=resolution, classes=classes, channels=channels,
-                 train=train, keep_batchnorm=keep_batchnorm, softmax=softmax, seed=seed, log=click.echo)
+                 train=train, keep_batchnorm=keep_batchnorm, softmax=softmax, seed=seed, log=_say)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ import numpy as np
 
 from .errors import McuCompileError
 from .inputs import model_layout_to_nhwc
+from .progress import bar
 from .project.firmware import counter, qemu_base_command
 from .project.manifest import check_intact
 from .resources import runtime_dir
@@ -59,6 +60,9 @@ __all__ = ["compile_project", "execute", "format_profile", "read_report", "run_e
 REPORT_KEYS = ("model", "target", "macs", "input", "output", "layers")
 # Reference kernels execute ~10-20 instructions per MAC; QEMU runs a few hundred million a second.
 SECONDS_PER_MAC = 1e-7
+# Inputs whose MACs exceed this run in chunks of that much work, each its own program run: the
+# progress bar of `run` moves per chunk (a few seconds of QEMU at most).
+CHUNK_MACS = 300_000_000
 MIN_TIMEOUT = 60.0
 FIRMWARE_EXITS = {2: "bad command line or file", 3: "an inference failed", 0xEE: "an unexpected interrupt",
                   0xFF: "a CPU fault"}
@@ -300,7 +304,14 @@ def execute(project: Path, x: np.ndarray, profile: bool = False, model_interface
         is_float = x.dtype != np.int8
         flag, out_dtype, out_shape = ("-f" if is_float else None), np.int8, out["shape"][1:]
         x = x.astype(np.float32) if is_float else x
-    return RUNNERS[_platform(report).runner](project, report, x, flag, out_dtype, out_shape, profile)
+    runner = RUNNERS[_platform(report).runner]
+    size = len(x) if profile else max(1, CHUNK_MACS // max(report["macs"], 1))
+    if size >= len(x):
+        return runner(project, report, x, flag, out_dtype, out_shape, profile)
+    # Many inputs: run them in chunks, so that the progress bar moves and a timeout is per chunk.
+    runs = [runner(project, report, x[i:i + size], flag, out_dtype, out_shape, False)
+            for i in bar(range(0, len(x), size), desc=f"running {len(x)} inputs", unit="chunk")]
+    return ProgramRun(np.concatenate([r.outputs for r in runs]), None, "".join(r.console for r in runs))
 
 
 def run_project(project: Path, x: np.ndarray, raw: bool = False, what: str = "input",

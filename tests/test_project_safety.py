@@ -40,7 +40,7 @@ def models():
     found = {"x": x}
     for key, path in (("A", example_model(alpha=0.25, resolution=32, classes=4)),
                       ("B", example_model(alpha=0.25, resolution=32, classes=3, seed=1))):
-        graph = compile_graph(path, calib="random")
+        graph = compile_graph(path, calib="random", diagnostics=True)  # as `build` compiles it
         found[key] = dict(path=path, graph=graph, reference=simulate_graph(graph, x))
     assert found["A"]["reference"].shape != found["B"]["reference"].shape
     return found

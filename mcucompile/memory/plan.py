@@ -72,6 +72,14 @@ class ArenaPlan:
             out["buffers"].append(entry)
         return out
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "ArenaPlan":
+        """The plan to_dict wrote (report.json's memory_plan), for rendering it again."""
+        buffers = [Buffer(b["name"], b["size"], b["first"], b["last"], share_with=b.get("share_with"))
+                   for b in d["buffers"]]
+        return cls(buffers, {b["name"]: b["offset"] for b in d["buffers"]}, d["arena_bytes"], d["algorithm"],
+                   d["alignment"], list(d["notes"]))
+
     def render_text(self, width: int = 64) -> str:
         """The plan as a table, one line per buffer, then one map line per step.
 

@@ -26,11 +26,15 @@ PIPELINE = [
 ]
 
 
-def run_pipeline(graph: Graph, ctx: Context, check: bool = False) -> Graph:
-    """Run every pass; with check=True the IR verifier runs before the first pass and after each."""
+def run_pipeline(graph: Graph, ctx: Context, check: bool = False, before_quantization=None) -> Graph:
+    """Run every pass; with check=True the IR verifier runs before the first pass and after each.
+    `before_quantization(graph)`, if given, sees the float graph the quantizing passes start from
+    (for the quantization diagnostics' float twin) and must not change it."""
     if check:
         verify(graph)
     for p in PIPELINE:
+        if p is adopt_qdq and before_quantization is not None:
+            before_quantization(graph)
         graph = p.run(graph, ctx)
         if check:
             verify(graph)

@@ -14,6 +14,7 @@ from ..ops import WEIGHT_CHANNEL_AXIS, softmax
 from ..quant.observers import make_observer
 from ..quant.params import (activation_clamp, activation_qparams, channel_multipliers, check_accumulator,
                             check_no_flush, quantize_bias, quantize_weights)
+from ..progress import bar
 from ..reference import run_float
 
 
@@ -22,7 +23,7 @@ def calibrate(graph: Graph, samples: np.ndarray, observer: str = "minmax") -> di
     """Float ranges of the input and every activation over NHWC calibration samples [N, H, W, C]."""
     factory = make_observer(observer)
     observers = {t.name: factory() for t in graph.activations()}
-    for x in samples:
+    for x in bar(samples, desc="calibrating", unit="sample"):
         run_float(graph, x[None], observe=lambda name, v: observers[name].update(v))
     ranges = {name: obs.range() for name, obs in observers.items()}
     producers = {out: node.name for node in graph.nodes for out in node.outputs}

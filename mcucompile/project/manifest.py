@@ -80,6 +80,24 @@ def record(folder: Path, name: str) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
+def rewrite(folder: Path, rel: str, content: str) -> None:
+    """Replace REL, a file build wrote, with CONTENT and record it in the manifest: for report.html,
+    which `run --profile` renders again with the measured profile. Each file is replaced whole (a
+    temporary beside it, then a rename), the page first: an interrupt between the two leaves a page
+    that `run` then reports as changed, never a manifest vouching for a page it did not see."""
+    folder = Path(folder)
+    manifest = check_intact(folder)
+    if rel not in manifest["files"]:
+        raise McuCompileError(f"{folder / rel}: not a file of this project's build")
+    for path, text in ((folder / rel, content), (folder / MANIFEST, None)):
+        if text is None:
+            manifest["files"][rel] = _digest(folder / rel)
+            text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+
 def _valid(manifest) -> bool:
     if not (isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("tool") == "mcucompile"
             and isinstance(manifest.get("name"), str) and isinstance(manifest.get("files"), dict)):

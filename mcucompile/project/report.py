@@ -3,23 +3,22 @@ from __future__ import annotations
 
 from ..codegen.emit import model_interface
 from ..codegen.program import Program
-
-
-def _location(program: Program, tensor: str):
-    loc = program.locations[tensor]
-    return loc if loc in ("input", "output") else program.plan.offsets[tensor]
+from .layer_table import layer_rows, totals
 
 
 def build_report(program: Program, target) -> dict:
+    """report.json's content; "totals" are the build's estimates until the firmware is linked
+    (refresh_totals then gives the linked figures)."""
     inp, out = program.input_tensor, program.output_tensor
     graph = program.graph
-    return {
+    rows = layer_rows(program)
+    report = {
         "model": program.name,
         "source": graph.meta.get("source_name"),
         "target": target.name,
         "platform": target.platform.name,
         "macs": sum(layer.macs for layer in program.layers),
-        "params": int(sum(a.data.size for a in program.arrays if a.name.endswith(("_weights", "_bias")))),
+        "params": sum(r["params"] for r in rows),  # the model's, whichever kernels run it
         "weights_bytes": program.weights_bytes,
         "arena_bytes": program.arena_bytes,
         "arena_lower_bound_bytes": program.memory.lower_bound_bytes,
@@ -36,12 +35,15 @@ def build_report(program: Program, target) -> dict:
                    "dtype": graph.meta.get("output_dtype", "float32"),
                    "scale": out.qparams.scalar_scale, "zero_point": out.qparams.scalar_zero_point},
         "kernels": program.kernels,
-        "layers": [
-            {"index": layer.index, "name": layer.name, "op": layer.op, "kernel": layer.kernel,
-             "variant": layer.variant, "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape),
-             "macs": layer.macs, "input_offset": _location(program, layer.input),
-             "output_offset": _location(program, layer.output)}
-            for layer in program.layers
-        ],
+        "layers": rows,
+        "sqnr_inputs": graph.meta.get("sqnr_inputs"),
         "memory_plan": program.plan.to_dict() if program.plan else None,
     }
+    return report
+
+
+def refresh_totals(report: dict) -> dict:
+    """The report with its "totals" taken from what it now holds (the board's estimate, or the linked
+    ELF's figures once it has them)."""
+    report["totals"] = totals(report)
+    return report

@@ -17,7 +17,6 @@ place and the old one is removed.
 """
 from __future__ import annotations
 
-import base64
 import ctypes
 import errno
 import json
@@ -34,13 +33,14 @@ from ..codegen.env import make_env
 from ..codegen.program import Program
 from ..errors import McuCompileError
 from ..resources import runtime_dir
-from ..inspect import memory_summary, write_memory_plot
+from ..inspect import write_memory_plot
 from . import manifest
 from .firmware import render_firmware
 from .fit import Placement, check_fit, place
 from .host import render_host
 from .linux import render_linux
-from .report import build_report
+from . import report_html
+from .report import build_report, refresh_totals
 
 # Platform.project -> the writer of that kind of project's own files: (program, target, board,
 # placement, runtime file names, the constants' source file) -> {relative path: text}.
@@ -104,8 +104,11 @@ def write_files(program: Program, out_dir: Path, target, board=None, placement: 
         report["qemu_machine"] = board.qemu_machine
         report["placement"] = placement.to_dict()
         report["memory_estimate"] = usage
+    refresh_totals(report)
     write_report(out_dir, report)
-    _write_human_report(program, report, out_dir, make_env(), output.memory_plot)
+    if output.memory_plot and program.plan is not None:
+        write_memory_plot(program, out_dir / "memory_plan.png")
+    write_html_report(out_dir, report)
     return report
 
 
@@ -114,14 +117,9 @@ def write_report(folder: Path, report: dict) -> None:
     _write(Path(folder) / "report.json", json.dumps(report, indent=2) + "\n")
 
 
-def _write_human_report(program: Program, report: dict, out_dir: Path, env, memory_plot: bool) -> None:
-    """report.html, with the arena plan drawn when asked (also kept as memory_plan.png)."""
-    plot = ""
-    if memory_plot and program.plan is not None:
-        write_memory_plot(program, out_dir / "memory_plan.png")
-        plot = base64.b64encode((out_dir / "memory_plan.png").read_bytes()).decode()
-    html = env.get_template("report.html.j2").render(r=report, memory_summary=memory_summary(program), plot=plot)
-    _write(out_dir / "report.html", html)
+def write_html_report(folder: Path, report: dict) -> None:
+    """report.html, from the report (into a staged_project's folder, as write_report)."""
+    _write(Path(folder) / "report.html", report_html.render_page(report, Path(folder)))
 
 
 @contextmanager
