@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from collections import Counter
 
 import numpy as np
@@ -205,3 +206,33 @@ def test_digits_training_and_heldout_file(tmp_path):
     assert agreement >= 0.95 and np.isclose(agreement, summary["accuracy"])
     got = run_onnx(path, x)
     assert np.abs(got - logits).max() < 1e-4 * max(1.0, np.abs(logits).max())
+
+
+@pytest.mark.qemu
+@pytest.mark.xdist_group("qemu")
+def test_digits_accuracy_on_the_device_is_within_a_point_of_float(tmp_path):
+    """examples/digits_accuracy.py on the trained example (cached: the script trains only when the model
+    is missing): the int8 firmware in QEMU scores within 1 point of the float model on all 360 held-out
+    digits, and says so in accuracy.json."""
+    import json
+    import shutil
+
+    from .firmware_tools import need
+    from .models import calibration, example_model, held_out
+
+    need("arm-none-eabi-gcc", "make", "qemu-system-arm")
+    model = example_model(alpha=0.25, resolution=32, classes=10, channels=1, train="digits")
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(model, out / "digits.onnx")
+    shutil.copy(held_out(model), out / "digits.heldout.npz")
+    shutil.copy(calibration(model), out / "digits.calib.npy")
+    script = Path(__file__).resolve().parents[1] / "examples" / "digits_accuracy.py"
+    ran = subprocess.run([sys.executable, str(script), "--out", str(out)], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    summary = json.loads((out / "accuracy.json").read_text())
+    assert summary["heldout"] == 360
+    assert summary["float_accuracy"] > 0.95
+    assert abs(summary["int8_device_accuracy"] - summary["float_accuracy"]) <= 0.01
+    assert summary["instructions_per_inference"] > 0 and summary["estimated_cycles"]["llvm-mca"] > 0
+    assert "int8 firmware in QEMU (cortex-m7)" in ran.stdout
