@@ -40,18 +40,22 @@ PLAN = [
     # 35 pixels (blocks of 3 and a last one of 2), in_c 5 (k4 8) and 34 (k4 36: four turns of 8 k and
     # the 4-k step), out_c 34 and 7, the FC over 7 inputs; a 4-channel 3x3 conv (k 36).
     ("tails", 5, (5, 7), [("pw", 34), ("pw", 7), ("conv", 9, 3, 1, [1, 1, 1, 1]), ("pw", 11), ("fc", 7)]),
+    # The unrolled turns of 8 k-pairs entered part way after full turns: k4 28 (6 k-pairs over one turn),
+    # 24 (4 over one), 32 (two turns, none over), 20 (2 over one); out_c 29 odd, 31 pixels.
+    ("turns", 3, (6, 5), [("conv", 24, 3, 1, [1, 1, 1, 1]), ("pw", 29), ("pw", 20), ("fc", 5)]),
 ]
 FORCED = {
     "extreme_zp": {-1: (127, None, None), 0: (-128, -128, 127), 1: (127, -128, 127), 2: (-128, -100, 90),
                    3: (-128, -128, 127)},
     "rgb_odd": {-1: (-128, None, None), 2: (-3, -3, 127)},
     "tails": {-1: (127, None, None), 0: (-128, -128, 127), 1: (127, -128, 127), 3: (-128, -128, 50)},
+    "turns": {-1: (-128, None, None), 0: (5, 5, 127), 1: (-128, -128, 127)},
 }
 # {compute layer index: left shifts}: channel c's requantization becomes the same scale written as
 # multiplier * 2^shift with shift = the c % len-th entry (>= 0, so the kernels' accumulator shift
 # left = shift + 1 takes several values per layer); calibration alone gives shift < 0 (left = 1).
 SHIFTED = {"rgb_odd": {0: (0, 1, 2), 2: (1, 3), 5: (0, 2)}, "gray": {0: (3, 0), 1: (0, 1, 2, 3)},
-           "extreme_zp": {1: (1, 2, 0)}, "tails": {0: (0, 4), 4: (2, 0, 1)}}
+           "extreme_zp": {1: (1, 2, 0)}, "tails": {0: (0, 4), 4: (2, 0, 1)}, "turns": {1: (0, 3, 1)}}
 
 
 def _shift(graph, shifted):
@@ -116,16 +120,23 @@ def test_records_keep_the_bias_unscaled_and_carry_left():
 
 
 def _output_stage(acc, packed_record, act_min, act_max):
-    """numpy model of mcu_dsp8_store3 for one channel: the packed word unpacked, the accumulator shifted
-    left, then the short sequence (arm_dsp.requantize_dsp) with the rounding constant rebuilt."""
-    bias, mult, word = (int(v) for v in packed_record)
-    shift, left, odd = word & 0xFF, (word >> 8) & 0xFF, word >> 16
-    rec = np.array([[0, mult, odd * (1 << (shift - 1)), shift]], np.int64)
-    return requantize_dsp(np.asarray(acc, np.int64) << left, rec, act_min, act_max)
+    """numpy model of the kernels' output stage (mcu_dsp8_store3 / mcu_dsp8_store3x2), instruction by
+    instruction: q = P - 1 (low byte right, q >> 16 = 2 zp_out + 1), A = acc << left, x = SMMULR(A, m),
+    N = 2x + floor(2x / 2^32) (ADD, SMMLA by 1), then SSAT #8 of ((N ASR right) + odd) ASR 1."""
+    _, mult, word = (int(v) for v in packed_record)
+    q = word - 1
+    right, left, odd = q & 0xFF, (word >> 8) & 0xFF, q >> 16
+    a = np.asarray(acc, np.int64) << left
+    assert np.all(np.abs(a) < 2 ** 30)  # the compiler's bound: the shift is exact
+    x = (a * mult + (1 << 31)) >> 32
+    n = 2 * x + ((2 * x) >> 32)
+    v = np.clip(((n >> right) + odd) >> 1, -128, 127)
+    return np.clip(v, act_min, act_max)
 
 
 @pytest.mark.parametrize("shift, zp_out, act", [(-9, -128, (-128, 127)), (-1, 127, (-128, 127)), (0, 5, (-20, 90)),
-                                                (3, -7, (-128, 127)), (-20, 0, (0, 127))])
+                                                (3, -7, (-128, 127)), (-20, 0, (0, 127)), (7, 127, (-128, 127)),
+                                                (-2, -1, (-128, 127))])
 def test_packed_records_requantize_as_the_reference(shift, zp_out, act):
     rng = np.random.default_rng(abs(shift) + zp_out + 300)
     w = rng.integers(-128, 128, (3, 16))
@@ -143,6 +154,12 @@ def test_packed_records_requantize_as_the_reference(shift, zp_out, act):
         np.testing.assert_array_equal(kernel_acc, acc)
         want = requantize(acc, np.int64(mult[c]), np.int64(shift), zp_out, *act)
         np.testing.assert_array_equal(_output_stage(kernel_acc, packed[c], *act), want)
+        # Every accumulator near 0 (x = 0 with acc < 0, rounding ties) and a sample of the whole range
+        # the compiler's bound allows (|acc| * 2^left < 2^30).
+        limit = (1 << 30) // int(scale[c]) - 1
+        many = np.concatenate([np.arange(-70000, 70000), rng.integers(-limit, limit + 1, 100000), [-limit, limit]])
+        want = requantize(many, np.int64(mult[c]), np.int64(shift), zp_out, *act)
+        np.testing.assert_array_equal(_output_stage(many, packed[c], *act), want)
 
 
 @pytest.mark.qemu

@@ -6,7 +6,7 @@ widened in registers: one word holds 2 k of 2 output channels, (c0 kA, c1 kA, c0
 SXTB16 gives channel c0's int16 pair and SXTB16 ROR 8 channel c1's, each used by the SMLAD of 3 pixels
 whose columns the kernels widen once per block (`pack_matmul_int8`, `column_pairs`). Faster in cycles
 than the int16-weight kernels (arm_dsp.Conv, now `--kernels arm-dsp-int16`) on VWW: llvm-mca
-cortex-m7, pointwise 5.9 M against 7.1 M cycles, first conv 1.1 M against 1.7 M. Each kernel has a
+cortex-m7, pointwise 5.5 M against 7.1 M cycles, first conv 0.8 M against 1.7 M. Each kernel has a
 twin, `<kernel>_1x`, with the inner loop ordered for cores that issue one instruction per cycle; the
 layer calls it (`entry`) on every target but the Cortex-M7.
 
@@ -42,8 +42,8 @@ CHANNEL_WORDS = 5
 # `_1x` twins.
 DUAL_ISSUE = frozenset({"cortex-m7"})
 # Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes of what a project links on cortex-m7
-# (one of each kernel's two orders, with its static helpers: pointwise 1,930, conv 2,550, their
-# weight-zero-point twins 2,290 and 2,900 bytes) with about half again as margin.
+# (one of each kernel's two orders, with its static helpers: pointwise 1,550, conv 2,400, their
+# weight-zero-point twins 1,730 and 2,610 bytes) with about half again as margin.
 CODE_BYTES = {"mcu_conv_s8_dsp8": 4096, "mcu_pwconv_s8_dsp8": 3072, "mcu_conv_s8_wzp_dsp8": 4608,
               "mcu_pwconv_s8_wzp_dsp8": 3584}
 

@@ -12,6 +12,10 @@
  * mcu_dsp8_matmul.h): mcu_conv_s8_dsp8 for the dual-issue Cortex-M7, mcu_conv_s8_dsp8_1x for the cores
  * that issue one instruction per cycle (Cortex-M4, M33); the compiler calls the target's, and the
  * linker drops the other (-ffunction-sections, --gc-sections).
+ *
+ * One body per kernel, the layer's clamp (o.narrow) tested per block of outputs rather than compiled
+ * into two bodies (MCU_DSP_CLAMP_BODIES): the output stage is assembly either way, so two bodies only
+ * doubled the code.
  */
 #include "mcu_nn_dsp.h"
 
@@ -28,16 +32,16 @@ void mcu_conv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t 
                       const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_conv_body(0, 1, p, o, 0, in_shape, input, out_shape, weights, channels,
-                                               output, scratch));
+    mcu_dsp8_conv_body(0, 1, p, o, 0, in_shape, input, out_shape, weights, channels,
+                       output, scratch);
 }
 
 void mcu_conv_s8_dsp8_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                          const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_conv_body(0, 0, p, o, 0, in_shape, input, out_shape, weights, channels,
-                                               output, scratch));
+    mcu_dsp8_conv_body(0, 0, p, o, 0, in_shape, input, out_shape, weights, channels,
+                       output, scratch);
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -10,6 +10,7 @@
  *
  * Two public kernels, one per instruction order of the inner loop (mcu_conv_s8_wzp_dsp8: dual-issue
  * Cortex-M7, mcu_conv_s8_wzp_dsp8_1x: single-issue cores), as in mcu_pwconv_s8_dsp8.c.
+ * One body per kernel, its clamp tested at run time, as there.
  */
 #include "mcu_nn_dsp.h"
 
@@ -27,8 +28,8 @@ void mcu_conv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_sh
                           int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_conv_body(1, 1, p, o, filter_offset, in_shape, input,
-                                                out_shape, weights, channels, output, scratch));
+    mcu_dsp8_conv_body(1, 1, p, o, filter_offset, in_shape, input,
+                       out_shape, weights, channels, output, scratch);
 }
 
 void mcu_conv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
@@ -36,8 +37,8 @@ void mcu_conv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu
                              int32_t *scratch)
 {
     mcu_dsp_out o = mcu_dsp_out_of(p);
-    MCU_DSP_CLAMP_BODIES(o, mcu_dsp8_conv_body(1, 0, p, o, filter_offset, in_shape, input,
-                                                out_shape, weights, channels, output, scratch));
+    mcu_dsp8_conv_body(1, 0, p, o, filter_offset, in_shape, input,
+                       out_shape, weights, channels, output, scratch);
 }
 
 #endif /* __ARM_FEATURE_DSP */

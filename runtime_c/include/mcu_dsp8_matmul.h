@@ -8,9 +8,12 @@
  * SXTB16 ROR 8 into the two channels' int16 pairs, each used by 3 SMLAD; the 6 accumulators, the two
  * widened weights, two column registers (alternating, so a load never waits for the SMLAD still
  * reading the other), the next raw weight word, two pointers and the counter take all 14 registers.
- * Per k-pair that is 6 SMLAD against 4 loads and 2 SXTB16, and the order below puts each of those 6
- * in the first issue slot beside an SMLAD (Cortex-M7: SMLAD takes the second slot, SXTB16 only the
- * first), so the loop issues one SMLAD per cycle (llvm-mca -mcpu=cortex-m7: 13 cycles per 24 MACs).
+ * Per k-pair that is 6 SMLAD against 4 loads and 2 SXTB16, and the order below pairs each of those 6
+ * with an SMLAD. llvm-mca -mcpu=cortex-m7 times it 7 cycles a k-pair, not 6: a load does not issue
+ * beside an SMLAD that reads the register it writes, and with five temporaries the step's first cycle
+ * has two of the six to issue (the second widening of its weight word and the load of its pixel 1;
+ * measured 28 cycles for 4 steps without the loop's counter and pointer updates). The loop runs turns
+ * of 8 steps (57 cycles a turn, against 31 for each of the two 4-step turns it replaced).
  */
 #ifndef MCU_DSP8_MATMUL_H
 #define MCU_DSP8_MATMUL_H
@@ -20,27 +23,159 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
 /*
- * One channel's three accumulators through the output stage and stored. The record (see mcu_nn_dsp.h,
- * MCU_DSP8_RECORD_WORDS) is read into registers before the first store, since an int8 store may
- * alias it. The accumulator is not scaled (the weights are not), so it is shifted left by `left`
- * first: the compiler checked |acc| * 2^left < 2^30, so the shift is exact and the sequence of
- * mcu_dsp_requantize (the proof at the top of mcu_nn_dsp.h) sees what it would with scaled weights.
- * The rounding constant 2^right + zp_out * 2^(right + 1) = (2 zp_out + 1) * 2^right is rebuilt from
- * the packed word: one multiply per channel, for 8 bytes less per channel in flash.
+ * The output stage, unscaled accumulator -> int8: mcu_dsp_requantize (the proof at the top of
+ * mcu_nn_dsp.h) of A = acc << left, which the compiler checked exact (|acc| * 2^left < 2^30), in a
+ * form that needs no rounding constant rebuilt: from the record's packed word P = right + 1 | left << 8
+ * | (2 zp_out + 1) << 16, q = P - 1 has low byte right (right + 1 >= 1: no borrow) and q >> 16 =
+ * 2 zp_out + 1 = odd, and P >> 8 has low byte left (a shift by register reads only its low byte). With
+ * x = SMMULR(A, m) and N = 2x + (x >> 31), mcu_dsp_requantize is floor((N + odd * 2^right) / 2^(right + 1))
+ * = floor((floor(N / 2^right) + odd) / 2) (floor(z / 2) = floor(floor(z) / 2)), i.e.
+ * SSAT #8 of ((N ASR right) + odd) ASR 1, the last shift inside SSAT. N's sign term is SMMLA(2x, 1, 2x)
+ * (2x + floor(2x / 2^32)), on the multiplier, not the shifter: the Cortex-M7 has one shifter, which
+ * every shifted operand, register shift and SSAT takes.
  */
+
+/* a << (b & 0xFF) and a >> (b & 0xFF) (arithmetic), the register-shift instructions (C's shifts would
+ * need b masked first). */
+static inline __attribute__((always_inline)) int32_t mcu_dsp8_lsl(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("lsl %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline __attribute__((always_inline)) int32_t mcu_dsp8_asr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("asr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* The layer's clamp where it is narrower than int8 (see mcu_dsp_out). */
+static inline __attribute__((always_inline)) int8_t mcu_dsp8_clamp(int32_t v, mcu_dsp_out o)
+{
+    if (o.narrow) {
+        v = v < o.min ? o.min : v;
+        v = v > o.max ? o.max : v;
+    }
+    return (int8_t)v;
+}
+
+/* One channel's three accumulators through the output stage and stored (the odd last channel). The
+ * record is read into registers before the first store, since an int8 store may alias it. */
 static inline __attribute__((always_inline)) void mcu_dsp8_store3(mcu_dsp_out o, const int32_t *ch, int32_t a0,
                                                                    int32_t a1, int32_t a2, int8_t *y0, int8_t *y1,
                                                                    int8_t *y2)
 {
-    const int32_t packed = ch[2];
-    const int32_t shift = packed & 0xFF, left = (packed >> 8) & 0xFF;
-    const int32_t rec[4] = {0, ch[1], (packed >> 16) * (int32_t)(1u << (shift - 1)), shift};
-    const int8_t v0 = mcu_dsp_requantize((int32_t)((uint32_t)a0 << left), rec, o);
-    const int8_t v1 = mcu_dsp_requantize((int32_t)((uint32_t)a1 << left), rec, o);
-    const int8_t v2 = mcu_dsp_requantize((int32_t)((uint32_t)a2 << left), rec, o);
-    *y0 = v0;
-    *y1 = v1;
-    *y2 = v2;
+    const int32_t m = ch[1], q = ch[2] - 1, left = ch[2] >> 8;
+    const int32_t acc[3] = {a0, a1, a2};
+    int8_t v[3];
+    int i;
+    for (i = 0; i < 3; i++) {
+        const int32_t x = mcu_dsp_smmulr(mcu_dsp8_lsl(acc[i], left), m);
+        v[i] = mcu_dsp8_clamp(__ssat((mcu_dsp8_asr(2 * x + (x >> 31), q) + (q >> 16)) >> 1, 8), o);
+    }
+    *y0 = v[0];
+    *y1 = v[1];
+    *y2 = v[2];
+}
+
+/*
+ * Two channels (records ch and ch + MCU_DSP8_RECORD_WORDS; accumulators s0, s2, s4 of channel 0 and
+ * s1, s3, s5 of channel 1 for pixels 0, 1, 2) through the output stage and stored at y[0..2], each
+ * pointer then advanced by 2. One block of assembly, the six sequences interleaved pixel by pixel: the
+ * Cortex-M7 issues in order, and one channel's chain (load, decode, shift, two multiplies, three
+ * shifts) alone leaves most issue slots empty (llvm-mca -mcpu=cortex-m7: 41 cycles for the six with
+ * their stores, against 18 for one channel's three without). Per output: LSL, SMMULR, ADD, SMMLA, ASR,
+ * ADD, SSAT, three of them on the shifter. Each pixel's two bytes go out as one halfword (BFI, then
+ * STRH, unaligned where out_c is odd, which ARMv7-M and ARMv8-M allow); the pointers are loaded into
+ * registers the stage is done with. A layer with a narrower clamp (see mcu_dsp_out) takes the
+ * one-channel path, which clamps in C.
+ */
+#define MCU_DSP8_STAGE2_STORE \
+    "ldr %[q0], [%[one], #8]\n\t" \
+    "ldr %[q1], [%[one], #20]\n\t" \
+    "ldr %[m0], [%[one], #4]\n\t" \
+    "ldr %[m1], [%[one], #16]\n\t" \
+    "lsr %[l0], %[q0], #8\n\t" \
+    "sub %[q0], %[q0], #1\n\t" \
+    "lsr %[l1], %[q1], #8\n\t" \
+    "sub %[q1], %[q1], #1\n\t" \
+    "lsl %[s0], %[s0], %[l0]\n\t" \
+    "mov %[one], #1\n\t" \
+    "lsl %[s1], %[s1], %[l1]\n\t" \
+    "smmulr %[s0], %[s0], %[m0]\n\t" \
+    "lsl %[s2], %[s2], %[l0]\n\t" \
+    "smmulr %[s1], %[s1], %[m1]\n\t" \
+    "lsl %[s3], %[s3], %[l1]\n\t" \
+    "smmulr %[s2], %[s2], %[m0]\n\t" \
+    "lsl %[s4], %[s4], %[l0]\n\t" \
+    "smmulr %[s3], %[s3], %[m1]\n\t" \
+    "lsl %[s5], %[s5], %[l1]\n\t" \
+    "add %[s0], %[s0], %[s0]\n\t" \
+    "asr %[l0], %[q0], #16\n\t" /* l0: channel 0's odd from here */ \
+    "smmla %[s0], %[s0], %[one], %[s0]\n\t" \
+    "add %[s1], %[s1], %[s1]\n\t" \
+    "smmulr %[s4], %[s4], %[m0]\n\t" \
+    "asr %[l1], %[q1], #16\n\t" /* l1: channel 1's odd from here */ \
+    "smmla %[s1], %[s1], %[one], %[s1]\n\t" \
+    "add %[s2], %[s2], %[s2]\n\t" \
+    "smmulr %[s5], %[s5], %[m1]\n\t" \
+    "asr %[s0], %[s0], %[q0]\n\t" \
+    "smmla %[s2], %[s2], %[one], %[s2]\n\t" \
+    "ldrd %[m0], %[m1], [%[y]]\n\t" /* m0, m1: pointers y[0], y[1] */ \
+    "add %[s3], %[s3], %[s3]\n\t" \
+    "asr %[s1], %[s1], %[q1]\n\t" \
+    "smmla %[s3], %[s3], %[one], %[s3]\n\t" \
+    "add %[s0], %[s0], %[l0]\n\t" \
+    "add %[s4], %[s4], %[s4]\n\t" \
+    "ssat %[s0], #8, %[s0], asr #1\n\t" \
+    "smmla %[s4], %[s4], %[one], %[s4]\n\t" \
+    "add %[s1], %[s1], %[l1]\n\t" \
+    "add %[s5], %[s5], %[s5]\n\t" \
+    "ssat %[s1], #8, %[s1], asr #1\n\t" \
+    "smmla %[s5], %[s5], %[one], %[s5]\n\t" \
+    "asr %[s2], %[s2], %[q0]\n\t" \
+    "asr %[s3], %[s3], %[q1]\n\t" \
+    "add %[s2], %[s2], %[l0]\n\t" \
+    "bfi %[s0], %[s1], #8, #8\n\t" \
+    "ssat %[s2], #8, %[s2], asr #1\n\t" \
+    "add %[s3], %[s3], %[l1]\n\t" \
+    "strh %[s0], [%[m0]], #2\n\t" \
+    "asr %[s4], %[s4], %[q0]\n\t" \
+    "ssat %[s3], #8, %[s3], asr #1\n\t" \
+    "asr %[s5], %[s5], %[q1]\n\t" \
+    "add %[s4], %[s4], %[l0]\n\t" \
+    "bfi %[s2], %[s3], #8, #8\n\t" \
+    "ldr %[q0], [%[y], #8]\n\t" /* q0: pointer y[2] */ \
+    "add %[s5], %[s5], %[l1]\n\t" \
+    "ssat %[s4], #8, %[s4], asr #1\n\t" \
+    "strh %[s2], [%[m1]], #2\n\t" \
+    "ssat %[s5], #8, %[s5], asr #1\n\t" \
+    "strd %[m0], %[m1], [%[y]]\n\t" \
+    "bfi %[s4], %[s5], #8, #8\n\t" \
+    "strh %[s4], [%[q0]], #2\n\t" \
+    "str %[q0], [%[y], #8]\n\t" \
+
+static inline __attribute__((always_inline)) void mcu_dsp8_store3x2(mcu_dsp_out o, const int32_t *ch, int32_t s0,
+                                                                     int32_t s1, int32_t s2, int32_t s3, int32_t s4,
+                                                                     int32_t s5, int8_t **y)
+{
+    const int32_t *one = ch; /* the record pointer, then the constant 1 */
+    int32_t m0, m1, q0, q1, l0, l1;
+    if (o.narrow) {
+        mcu_dsp8_store3(o, ch, s0, s2, s4, y[0], y[1], y[2]);
+        mcu_dsp8_store3(o, ch + MCU_DSP8_RECORD_WORDS, s1, s3, s5, y[0] + 1, y[1] + 1, y[2] + 1);
+        y[0] += 2;
+        y[1] += 2;
+        y[2] += 2;
+        return;
+    }
+    __asm__ volatile(MCU_DSP8_STAGE2_STORE
+                     : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [s4] "+r"(s4), [s5] "+r"(s5),
+                       [one] "+r"(one), [m0] "=&r"(m0), [m1] "=&r"(m1), [q0] "=&r"(q0), [q1] "=&r"(q1),
+                       [l0] "=&r"(l0), [l1] "=&r"(l1)
+                     : [y] "r"(y)
+                     : "memory");
 }
 
 /* Words of the columns of 3 pixels of k4 values (k4 a multiple of 4), and two more that the loop
@@ -80,16 +215,21 @@ static inline __attribute__((always_inline)) void mcu_dsp8_store3(mcu_dsp_out o,
  * Which order the loop issues its instructions in, a constant `dual` of each public kernel (the
  * compiler picks the kernel by target: the preprocessor cannot tell a Cortex-M7 from an M4). The
  * Cortex-M7 issues two per cycle (the order above); the Cortex-M4 and M33 one, paying for each load
- * (the M4's TRM: LDR 2 cycles, 1 when it follows another load, LDRD 3), so there each k-pair loads its
- * weight word and its three pixel words back to back (LDR, LDRD, LDR: pipelined), widens, then runs
- * its 6 SMLAD: 11 instructions per 12 MACs. Both orders give the same sums.
+ * (the M4's TRM: LDR 2 cycles, 1 when it follows another load; LDRD 3 and LDM 1 + N, never pipelined),
+ * so there each k-pair loads its weight word (LDR, post-incremented) and its three pixel words (one
+ * LDM, post-incremented), widens, then runs its 6 SMLAD: 10 instructions per 12 MACs, 14 cycles by the
+ * TRM, 10 by LLVM's Cortex-M4 model (which times every load, LDM included, 1 cycle). A k-pair of the
+ * orders measured: LDR, LDRD, LDR (the first) 11 and 15 cycles by the two models; four LDR 12 and 13;
+ * LDR + LDM 10 and 14, the one better than the first by both (VWW's pointwise layers, cortex-m4: four
+ * LDR 9.0 M cycles by llvm-mca and 10.0 M by the TRM table, LDR + LDM 7.8 M and 10.4 M).
+ * Both orders give the same sums.
  */
-/* One k-pair in the in-order order: weight word at byte offset woff of w, pixels at off, off + 4,
- * off + 8 of c (pixel 2 in register r). */
-#define MCU_DSP8_STEP_INORDER(off, woff) \
-    "ldr %[t1], [%[w], #" #woff "]\n\t" \
-    "ldrd %[xa], %[xb], [%[c], #" #off "]\n\t" \
-    "ldr %[r], [%[c], #" #off " + 8]\n\t" \
+/* One k-pair in the in-order order: the weight word at w and the three pixel words at c, both
+ * pointers post-incremented (so every step is the same code and a turn can be entered at any step);
+ * pixel 0, 1, 2 in xa, xb, r, which LDM needs in ascending register order (see the loop). */
+#define MCU_DSP8_STEP_INORDER \
+    "ldr %[t1], [%[w]], #4\n\t" \
+    "ldm %[c]!, {%[xa], %[xb], %[r]}\n\t" \
     "sxtb16 %[t0], %[t1]\n\t" \
     "sxtb16 %[t1], %[t1], ror #8\n\t" \
     "smlad %[s0], %[xa], %[t0], %[s0]\n\t" \
@@ -102,9 +242,27 @@ static inline __attribute__((always_inline)) void mcu_dsp8_store3(mcu_dsp_out o,
 /* The loop counter's uses. (All 14 registers go to the loop: clang for Arm, which keeps r7 as its frame
  * pointer by default, needs -fomit-frame-pointer to compile it; the projects build with GCC.) */
 #define MCU_DSP8_N_OPERAND [n] "+r"(n)
-#define MCU_DSP8_N_SPLIT "lsrs %[n], %[n], #3\n\t"
-#define MCU_DSP8_N_ZERO "cmp %[n], #0\n\t"
 #define MCU_DSP8_N_DEC "subs %[n], %[n], #1\n\t"
+
+/*
+ * The loops run turns of 8 k-pairs, unrolled (one counter update and one taken branch per 8 steps:
+ * the Cortex-M4 pays 3 cycles for a taken branch), and enter the first turn part way for a remainder
+ * of 2, 4 or 6 k-pairs. MCU_DSP8_BACK(q), q = twice the remainder in k-pairs (k4 & 14): the column
+ * and weight pointers moved back by the 8 - remainder steps skipped (12 and 4 bytes a step), so that
+ * the steps entered read what they would at the start. MCU_DSP8_ENTER(i), i = remainder / 2 in 1..3:
+ * a TBB into the turn at the step labelled 5 (remainder 2, step 6), 4 (step 4) or 3 (step 2); entry 0,
+ * never taken, points past the loop.
+ */
+#define MCU_DSP8_BACK(q) \
+    "add %[c], %[c], " q ", lsl #2\n\t" \
+    "add %[c], %[c], " q ", lsl #1\n\t" \
+    "sub %[c], %[c], #96\n\t" \
+    "add %[w], %[w], " q ", lsl #1\n\t" \
+    "sub %[w], %[w], #32\n\t"
+#define MCU_DSP8_ENTER(i) \
+    "tbb [pc, " i "]\n\t" \
+    "0:\n\t" \
+    ".byte (2f - 0b) / 2, (5f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2\n\t"
 
 /*
  * cols: MCU_DSP8_COLUMN_WORDS(k4) words: k-pair i of pixel p at word 3i + p (k4 >= 4, a multiple of
@@ -121,6 +279,7 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
 {
     const int32_t *ch = channels;
     const int32_t *w = weights;
+    int8_t *y[3] = {out0, out1, out2};
     int32_t oc;
 
     for (oc = 0; oc < out_c; oc += 2) {
@@ -129,25 +288,32 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
         const int32_t bias0 = ch[0];
         /* The odd last channel's partner has zero weights; its record is never read. */
         const int32_t bias1 = oc + 1 < out_c ? ch[MCU_DSP8_RECORD_WORDS] : 0;
-        int32_t s0 = bias0 + start0, s1 = bias1 + start0, s2 = bias0 + start1, s3 = bias1 + start1;
-        int32_t s4 = bias0 + start2, s5 = bias1 + start2;
-        int32_t xa, xb, r, t0, t1;
-        /* n = k4 / 8 turns of 4 k-pairs; a k4 % 8 of 4 (carry after LSRS) runs 2 k-pairs first. */
+        int32_t s0 = bias0, s1 = bias1, s2 = bias0, s3 = bias1, s4 = bias0, s5 = bias1;
+        int32_t t0, t1;
+        /* Turns of 8 k-pairs (k4 / 16); a remainder of 2, 4 or 6 k-pairs (k4 & 14 = twice it) enters the
+         * first turn at step 6, 4 or 2 (MCU_DSP8_ENTER), the pointers moved back by the steps skipped. */
         if (dual) {
-        __asm__ volatile(MCU_DSP8_N_SPLIT
-                         "ldr %[r], [%[w]]\n\t"
+        int32_t xa, xb, r;
+        __asm__ volatile("ands %[r], %[n], #14\n\t"
+                         "lsr %[n], %[n], #4\n\t"
+                         "ldr %[t1], [%[w]]\n\t"
                          "ldr %[xa], [%[c]]\n\t"
                          "ldr %[xb], [%[c], #4]\n\t"
-                         "sxtb16 %[t0], %[r]\n\t"
-                         "sxtb16 %[t1], %[r], ror #8\n\t"
-                         "bcc 1f\n\t" MCU_DSP8_STEP("%[xa]", "%[xb]", -4, 8, 12, "add %[w], %[w], #8\n\t")
-                             MCU_DSP8_STEP("%[xb]", "%[xa]", 0, -4, 0, "add %[c], %[c], #24\n\t")
-                         MCU_DSP8_N_ZERO
-                         "beq 2f\n\t"
+                         "sxtb16 %[t0], %[t1]\n\t"
+                         "sxtb16 %[t1], %[t1], ror #8\n\t"
+                         "beq 1f\n\t"
+                         MCU_DSP8_BACK("%[r]")
+                         "lsr %[r], %[r], #2\n\t"
+                         "cmp %[n], #0\n\t" /* the partial turn's BNE: on to full turns if any */
+                         MCU_DSP8_ENTER("%[r]")
                          "1:\n\t" MCU_DSP8_STEP("%[xa]", "%[xb]", 4, 8, 12, MCU_DSP8_N_DEC)
                              MCU_DSP8_STEP("%[xb]", "%[xa]", 8, 20, 24, "")
-                             MCU_DSP8_STEP("%[xa]", "%[xb]", -4, 32, 36, "add %[w], %[w], #16\n\t")
-                             MCU_DSP8_STEP("%[xb]", "%[xa]", 0, -4, 0, "add %[c], %[c], #48\n\t")
+                             MCU_DSP8_STEP("%[xa]", "%[xb]", 12, 32, 36, "3:\n\t")
+                             MCU_DSP8_STEP("%[xb]", "%[xa]", 16, 44, 48, "")
+                             MCU_DSP8_STEP("%[xa]", "%[xb]", 20, 56, 60, "4:\n\t")
+                             MCU_DSP8_STEP("%[xb]", "%[xa]", 24, 68, 72, "")
+                             MCU_DSP8_STEP("%[xa]", "%[xb]", -4, 80, 84, "5:\n\tadd %[w], %[w], #32\n\t")
+                             MCU_DSP8_STEP("%[xb]", "%[xa]", 0, -4, 0, "add %[c], %[c], #96\n\t")
                          "bne 1b\n\t"
                          "2:\n\t"
                          : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [s4] "+r"(s4),
@@ -156,16 +322,19 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
                          :
                          : "cc", "memory");
         } else {
-        __asm__ volatile(MCU_DSP8_N_SPLIT
-                         "bcc 1f\n\t" MCU_DSP8_STEP_INORDER(0, 0) MCU_DSP8_STEP_INORDER(12, 4)
-                         "add %[c], %[c], #24\n\t"
-                         "add %[w], %[w], #8\n\t"
-                         MCU_DSP8_N_ZERO
-                         "beq 2f\n\t"
-                         "1:\n\t" MCU_DSP8_STEP_INORDER(0, 0) MCU_DSP8_STEP_INORDER(12, 4)
-                             MCU_DSP8_STEP_INORDER(24, 8) MCU_DSP8_STEP_INORDER(36, 12)
-                         "add %[c], %[c], #48\n\t"
-                         "add %[w], %[w], #16\n\t"
+        /* n = the turns, the partial one included: (k4 + 14) / 16; the pointers need no moving back
+         * (post-incremented). xa, xb, r: LDM's registers, fixed in ascending order. */
+        register int32_t xa __asm__("r8"), xb __asm__("r9"), r __asm__("r10");
+        __asm__ volatile("ands %[r], %[n], #14\n\t"
+                         "add %[n], %[n], #14\n\t"
+                         "lsr %[n], %[n], #4\n\t"
+                         "beq 1f\n\t"
+                         "lsr %[r], %[r], #2\n\t"
+                         MCU_DSP8_ENTER("%[r]")
+                         "1:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
+                         "3:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
+                         "4:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
+                         "5:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
                          MCU_DSP8_N_DEC
                          "bne 1b\n\t"
                          "2:\n\t"
@@ -175,12 +344,22 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
                          :
                          : "cc", "memory");
         }
+        /* The zero point's starts join after the loop, not before: as inputs of the loop's assembly, which
+         * takes all 14 registers, they left GCC 12 no allocation in some kernels ("impossible
+         * constraints" with -mfloat-abi=hard, or at -Os). The sums are the same modulo 2^32. */
+        s0 += start0;
+        s1 += start0;
+        s2 += start1;
+        s3 += start1;
+        s4 += start2;
+        s5 += start2;
         /* w now points at the next pair's weights (the dual-issue loop read their first word). The output
          * stage reads each record into registers once for its three pixels: an int8 store may alias
          * the records, so a record read between stores would be read again after each. */
-        mcu_dsp8_store3(o, ch, s0, s2, s4, out0 + oc, out1 + oc, out2 + oc);
         if (oc + 1 < out_c) {
-            mcu_dsp8_store3(o, ch + MCU_DSP8_RECORD_WORDS, s1, s3, s5, out0 + oc + 1, out1 + oc + 1, out2 + oc + 1);
+            mcu_dsp8_store3x2(o, ch, s0, s1, s2, s3, s4, s5, y);
+        } else {
+            mcu_dsp8_store3(o, ch, s0, s2, s4, y[0], y[1], y[2]);
         }
         ch += 2 * MCU_DSP8_RECORD_WORDS;
     }
