@@ -8,6 +8,12 @@ tensors-only arena, the tensor-level lower bound (the most bytes of tensors live
 the overhead over the bound, the largest scratch buffer, and the same with the model's input and
 output inside the arena (--io-in-arena). For the Visual Wake Words shape it also prints TensorFlow
 Lite Micro's recorded arena for that network, 103,680 bytes (73,728 for tensors and scratch).
+
+A second table compares layer-by-layer execution with the patch stage `--memory auto` chooses
+(memory/patch.py: the first layers run band by band), for the example shapes and for the real models
+in ../shared/models (where that folder is): the arena both ways, the stage (layers, bands of how many
+output rows), its workspace, the bound the patch plan is held to, and the MACs it recomputes, on
+cortex-m7 with its default kernels and on cortex-m55.
 """
 from __future__ import annotations
 
@@ -38,13 +44,16 @@ MODELS = [
 TFLM_VWW_ARENA = 103_680
 
 
-def measure(name: str, options: dict, folder: Path) -> list[str]:
+def _example_graph(options: dict, folder: Path):
     model = folder / f"{len(list(folder.iterdir()))}.onnx"
     make_example(model, log=lambda *a, **k: None, **options)
     res, channels = options["resolution"], options.get("channels", 3)
     calib = folder / "calib.npy"
     np.save(calib, np.random.default_rng(0).standard_normal((4, channels, res, res)).astype(np.float32))
-    graph = compile_graph(model, calib=str(calib))
+    return compile_graph(model, calib=str(calib))
+
+
+def measure(name: str, graph) -> list[str]:
     target = get_target("cortex-m7")
     rows = []
     for io_in_arena in (False, True):
@@ -57,6 +66,31 @@ def measure(name: str, options: dict, folder: Path) -> list[str]:
     return rows
 
 
+SHARED = ROOT.parent / "shared" / "models"
+SHARED_MODELS = ["person_detect_int8.onnx", "mobilenet_v1_0.25_128_quant.onnx", "digits_keras_int8.onnx"]
+
+
+def patch_rows(name: str, graph) -> list[str]:
+    rows = []
+    for target in ("cortex-m7", "cortex-m55"):
+        layer = lower(graph, target=get_target(target), memory="layer")
+        auto = lower(graph, target=get_target(target), memory="auto")
+        p = auto.memory.patch
+        macs = sum(la.macs for la in layer.layers)
+        if p is None:
+            rows.append(f"| {name} | {target} | {layer.arena_bytes:,} | {auto.arena_bytes:,} | no stage is smaller "
+                        "| | | | |")
+            continue
+        from mcucompile.project.report import patch_summary
+
+        s = patch_summary(auto)
+        rows.append(f"| {name} | {target} | {layer.arena_bytes:,} | {auto.arena_bytes:,} "
+                    f"({auto.arena_bytes / layer.arena_bytes - 1:+.0%}) | 0-{len(p.layers) - 1} | "
+                    f"{len(p.rows)} x {p.band} rows | {p.workspace_bytes:,} | {s['arena_bound_bytes']:,} | "
+                    f"{p.extra_macs:,} (+{p.extra_macs / macs:.1%}) |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
@@ -64,12 +98,24 @@ def main() -> None:
     lines = ["| model | I/O in arena | arena (bytes) | tensors only | lower bound | overhead | largest scratch "
              "| planner | in-place layers |", "|---|---|---:|---:|---:|---:|---:|---|---:|"]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, options in MODELS:
-            lines += measure(name, options, Path(tmp))
+        graphs = {name: _example_graph(options, Path(tmp)) for name, options in MODELS}
+        for name, graph in graphs.items():
+            lines += measure(name, graph)
             print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
-    lines.append("")
-    lines.append(f"TensorFlow Lite Micro records {TFLM_VWW_ARENA:,} bytes of arena for the VWW network "
-                 "(73,728 for tensors and scratch).")
+        lines.append("")
+        lines.append(f"TensorFlow Lite Micro records {TFLM_VWW_ARENA:,} bytes of arena for the VWW network "
+                     "(73,728 for tensors and scratch).")
+        lines += ["", "## Layer by layer against a patch stage (`--memory layer` / `--memory auto`)", "",
+                  "| model | target | layer by layer (bytes) | patch (bytes) | stage layers | bands | workspace "
+                  "| patch bound | recomputed MACs |", "|---|---|---:|---:|---|---|---:|---:|---:|"]
+        for name, graph in graphs.items():
+            lines += patch_rows(name, graph)
+            print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
+        for file in SHARED_MODELS:
+            if (SHARED / file).is_file():
+                lines += patch_rows(file, compile_graph(SHARED / file))
+            else:
+                lines.append(f"| {file} | not found under {SHARED} | | | | | | | |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -20,7 +20,7 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
                   mean=0.5, std=0.5, log=None, board: str | None = None, weights_in: str | None = None,
                   arena_in: str | None = None, stack_bytes: int | None = None,
                   compile_firmware: bool | None = None, io_in_arena: bool = False, kernels: str = "auto",
-                  output: Output = Output()) -> dict:
+                  output: Output = Output(), memory: str = "auto") -> dict:
     """Compile MODEL into a project in OUT_DIR and return its report.
 
     target_name/board: see targets.resolve (a board alone implies its CPU). weights_in/arena_in
@@ -28,6 +28,7 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
     (firmware, Cortex-A), None compiles when its compiler is on PATH (and records a firmware's linked
     sizes), True requires it, False skips it.
     kernels: "auto" (the best variant the target allows) or "ref" (the portable reference everywhere).
+    memory: "auto" (the first layers by bands where that lowers the arena), "patch" or "layer" (codegen.lower).
     output: how the files are written (the constants' format, the memory plot).
     """
     target, board_ = resolve(target_name, board)
@@ -40,7 +41,8 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
             graph = compile_graph(model, calib=calib, observer=observer, mean=mean, std=std, name=name, log=log,
                                   diagnostics=True)
         return build_from_graph(graph, target, Path(out_dir), board_, placement, compile_firmware=compile_firmware,
-                                io_in_arena=io_in_arena, kernels=kernels, log=log, output=output, stages=stages)
+                                io_in_arena=io_in_arena, kernels=kernels, log=log, output=output, stages=stages,
+                                memory=memory)
     finally:
         stages.close(log)
 
@@ -48,20 +50,20 @@ def build_project(model, target_name: str | None, out_dir: Path, name: str = "mo
 def build_from_graph(graph: Graph, target: Target, out_dir: Path, board: Board | None = None,
                      placement: Placement | None = None, compile_firmware: bool | None = None,
                      io_in_arena: bool = False, kernels: str = "auto", log=None, output: Output = Output(),
-                     stages: Stages | None = None) -> dict:
+                     stages: Stages | None = None, memory: str = "auto") -> dict:
     """Compile GRAPH into a project in OUT_DIR and return its report. The project, firmware
     compiled, is written as one step (writer.staged_project): a failure or an interrupt leaves the
     old one as it was. `stages`: the progress bar build_project shows."""
     stages = stages or Stages([], desc="")
     with stages.step("plan memory"):
-        program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels)
+        program = lower(graph, target=target, io_in_arena=io_in_arena, kernels=kernels, memory=memory)
     with staged_project(Path(out_dir), program.name, log) as folder:
         return _write_and_compile(graph, program, target, folder, Path(out_dir), board, placement,
-                                  compile_firmware, io_in_arena, kernels, log, output, stages)
+                                  compile_firmware, io_in_arena, kernels, log, output, stages, memory)
 
 
 def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_dir: Path, board, placement,
-                       compile_firmware, io_in_arena, kernels, log, output, stages: Stages) -> dict:
+                       compile_firmware, io_in_arena, kernels, log, output, stages: Stages, memory: str) -> dict:
     """Write the project into the new FOLDER (OUT_DIR is where it goes), and compile its firmware."""
     try:
         with stages.step("write"):
@@ -74,7 +76,7 @@ def _write_and_compile(graph: Graph, program, target: Target, folder: Path, out_
             raise
         fallbacks = ["ref"]
         for fallback in fallbacks:
-            compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels=fallback)
+            compact = lower(graph, target=target, io_in_arena=io_in_arena, kernels=fallback, memory=memory)
             if compact.weights_bytes < program.weights_bytes:
                 try:
                     report = write_files(compact, folder, target, board, placement, output)

@@ -173,12 +173,26 @@ stack_option = click.option("--stack", "stack_bytes", default=None, type=int,
                             help=f"Firmware stack in bytes (counted in the RAM fit check; default {DEFAULT_STACK_BYTES}).")
 
 
+memory_option = click.option("--memory", type=click.Choice(["auto", "patch", "layer"]), default="auto",
+                              show_default=True,
+                              help="Arena plan: 'layer' by layer; 'patch' runs the first layers band by band "
+                                   "(recomputing the rows bands share) so the large early tensors never exist "
+                                   "whole; 'auto' takes patch where it makes the arena smaller.")
+
+
 def build_options(command):
-    """The options that say what to build for and where things go, shared by build and verify."""
+    """The options that say what to build for and where things go, shared by build, verify and inspect."""
     for option in reversed((target_option, board_option, weights_in_option, arena_in_option, stack_option,
-                            io_in_arena_option, kernels_option)):
+                            io_in_arena_option, kernels_option, memory_option)):
         command = option(command)
     return command
+
+
+def patch_text(report) -> str:
+    p = report["patch"]
+    return (f"patch stage: layers 0-{len(p['layers']) - 1} in {p['bands']} bands of {p['band_rows']} output rows, "
+            f"workspace {p['workspace_bytes']:,} bytes; arena {report['arena_bytes']:,} bytes against its bound "
+            f"{p['arena_bound_bytes']:,}; {p['extra_macs']:,} MACs recomputed (+{p['extra_macs_fraction']:.1%})")
 
 
 def _describe_fit(report) -> str:
@@ -215,7 +229,7 @@ def _describe_fit(report) -> str:
 @std_option
 @_clean_errors
 @verbosity_options
-def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, no_compile, constants,
+def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, memory, no_compile, constants,
           memory_plot, out_dir, name, calib, observer, mean, std):
     """Compile MODEL into a buildable project in OUTPUT (for a Cortex-M target: a firmware project,
     checked to fit the board, and compiled when arm-none-eabi-gcc is on PATH; for a Cortex-A target:
@@ -233,16 +247,18 @@ def build(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, 
     report = build_project(model, target, Path(out_dir), name=name, calib=calib, observer=observer,
                            mean=mean, std=std, log=_log, board=board, weights_in=weights_in, arena_in=arena_in,
                            stack_bytes=stack_bytes, compile_firmware=False if no_compile else None,
-                           io_in_arena=io_in_arena, kernels=kernels,
+                           io_in_arena=io_in_arena, kernels=kernels, memory=memory,
                            output=Output(constants=constants, memory_plot=memory_plot))
     _say(
         f"{report['model']}: {len(report['layers'])} layers, {report['macs']:,} MACs, "
         f"{report['weights_bytes']:,} bytes of weights, arena {report['arena_bytes']:,} bytes"
         f"{_describe_fit(report)} -> {out_dir}"
     )
+    if report.get("patch"):
+        _say(patch_text(report))
     bound = report["arena_lower_bound_bytes"]
     if bound:
-        _say(f"arena: tensors {report['tensor_arena_bytes']:,} bytes, tensor-level lower bound {bound:,} bytes "
+        _say(f"layer by layer: tensors {report['tensor_arena_bytes']:,} bytes, tensor-level lower bound {bound:,} bytes "
                    f"(+{(report['tensor_arena_bytes'] - bound) / bound:.1%}), largest scratch {report['scratch_bytes']:,} bytes")
 
 
@@ -317,7 +333,7 @@ def run(project, input_path, output_path, raw, profile, clock_mhz):
 @std_option
 @_clean_errors
 @verbosity_options
-def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, inputs, seed, tflm,
+def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, memory, inputs, seed, tflm,
            min_cosine, out_dir, calib, observer, mean, std):
     """Build MODEL, run it (in QEMU for a Cortex-M target) and compare: byte for byte with the
     numpy int8 reference, and with the float model in onnxruntime. Exit 0 on PASS, 1 on FAIL."""
@@ -330,7 +346,8 @@ def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena,
     if not -1.0 <= min_cosine <= 1.0:  # NaN included: a threshold no run could pass
         raise McuCompileError(f"--min-cosine {min_cosine}: give a cosine similarity in [-1, 1]")
     result = verify_model(model, target, board=board, weights_in=weights_in, arena_in=arena_in,
-                          stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, inputs=inputs, seed=seed,
+                          stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, memory=memory,
+                          inputs=inputs, seed=seed,
                           tflm=tflm, min_cosine=min_cosine,
                           out_dir=Path(out_dir) if out_dir else None, calib=calib, observer=observer, mean=mean,
                           std=std, log=_log)
@@ -355,7 +372,7 @@ def verify(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena,
 @std_option
 @_clean_errors
 @verbosity_options
-def inspect(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, as_json, memory_plot,
+def inspect(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena, kernels, memory, as_json, memory_plot,
             calib, observer, mean, std):
     """Show what the compiler makes of MODEL for a target: per layer the op, shapes, MACs, parameters,
     constant and activation bytes, arena offset, kernel and quantization SQNR; the totals (flash and
@@ -370,7 +387,8 @@ def inspect(model, target, board, weights_in, arena_in, stack_bytes, io_in_arena
         if Path(memory_plot).is_dir():
             raise McuCompileError(f"--memory-plot {memory_plot}: is a folder; give a .png file name")
     report, png = inspect_model(model, target, board=board, weights_in=weights_in, arena_in=arena_in,
-                                stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, calib=calib,
+                                stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, memory=memory,
+                                calib=calib,
                                 observer=observer, mean=mean, std=std, memory_plot=bool(memory_plot),
                                 log=None if as_json else _log)
     click.echo(json.dumps(report, indent=2) if as_json else describe(report))

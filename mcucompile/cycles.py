@@ -445,7 +445,7 @@ def m4_trm_cycles(insns: list[str]) -> tuple[int, bool]:
 
 # -- per-layer estimates ---------------------------------------------------------------------------
 
-def estimate(prof: BlockProfile, cpu: str) -> dict:
+def estimate(prof: BlockProfile, cpu: str, order: list[int] | None = None) -> dict:
     """Cycles per layer (means over the inferences) and per inference, by every model of CPU:
     {"models": (...), "layers": [{model: cycles}], "gap": {model: cycles}, "invoke": {model: cycles},
     "layer_instructions": [...], "invoke_instructions": n}. Raises CycleToolsMissing without LLVM."""
@@ -474,16 +474,20 @@ def estimate(prof: BlockProfile, cpu: str) -> dict:
         return out
 
     inferences = max(len(prof.invoke_insns), 1)
-    n_layers = len(prof.layers) // inferences
+    calls = len(prof.layers) // inferences  # layer calls per inference
+    # `order`: the layer of each call (a patch stage calls its layers once per band); else one call each.
+    order = list(order) if order is not None and len(order) == calls else list(range(calls))
+    n_layers = max(order, default=-1) + 1
     layer_spans = [span_cycles(s) for s in prof.layers]
     layers = []
     for j in range(n_layers):
-        runs = layer_spans[j::n_layers] if n_layers else []
+        runs = [r for k, r in enumerate(layer_spans) if order[k % calls] == j] if calls else []
         layers.append({m: int(round(sum(r[m] for r in runs) / inferences)) for m in models})
     gaps = [span_cycles(g) for g in prof.gaps]
     gap = {m: int(round(sum(g[m] for g in gaps) / inferences)) for m in models}
     invoke = {m: sum(layer[m] for layer in layers) + gap[m] for m in models}
-    layer_insns = [int(round(sum(prof.layer_insns[j::n_layers]) / inferences)) for j in range(n_layers)]
+    layer_insns = [int(round(sum(v for k, v in enumerate(prof.layer_insns) if order[k % calls] == j) / inferences))
+                   for j in range(n_layers)]
     return {"models": models, "layers": layers, "gap": gap, "invoke": invoke, "layer_instructions": layer_insns,
             "invoke_instructions": int(round(sum(prof.invoke_insns) / inferences)),
             "blocks": len(datas)}

@@ -20,7 +20,7 @@ COLUMNS = (("#", ">3"), ("layer", "<34"), ("op", "<16"), ("kernel", "<24"), ("in
 
 def inspect_model(model, target: str | None, *, board=None, weights_in=None, arena_in=None, stack_bytes=None,
                   io_in_arena=False, kernels="auto", calib=None, observer="minmax", mean=0.5, std=0.5,
-                  memory_plot: bool = False, log=None) -> tuple[dict, bytes | None]:
+                  memory_plot: bool = False, log=None, memory: str = "auto") -> tuple[dict, bytes | None]:
     """(report, the arena plot's PNG bytes if asked) of MODEL built for TARGET in a temporary folder."""
     from .build import build_project
     from .project.writer import Output
@@ -29,7 +29,7 @@ def inspect_model(model, target: str | None, *, board=None, weights_in=None, are
         project = Path(tmp) / "project"
         report = build_project(model, target, project, calib=calib or "random", observer=observer, mean=mean,
                                std=std, log=log, board=board, weights_in=weights_in, arena_in=arena_in,
-                               stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels,
+                               stack_bytes=stack_bytes, io_in_arena=io_in_arena, kernels=kernels, memory=memory,
                                output=Output(memory_plot=memory_plot))
         png = project / "memory_plan.png"
         return report, (png.read_bytes() if memory_plot and png.is_file() else None)
@@ -77,7 +77,7 @@ def write_memory_plot(program: Program, path: Path) -> None:
 
         raise McuCompileError("the model has no intermediate tensors: there is no arena to draw")
     # Boxes are labelled by the layer that writes them: tensor names are too long to fit.
-    labels = {program.graph_input: "input"}
+    labels = {program.graph_input: "input", "patch workspace": "patch workspace"}
     for layer in program.layers:
         labels[layer.output] = f"L{layer.index}"
         labels[scratch_name(layer)] = f"S{layer.index}"

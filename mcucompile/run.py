@@ -256,7 +256,7 @@ def _run_qemu_system(project: Path, report: dict, x: np.ndarray, flag: str | Non
         if profile:
             prof = parse_firmware_profile(console, report)
             counts = (tmp / "blocks.txt").read_text() if plugin and (tmp / "blocks.txt").exists() else None
-            add_cycle_estimates(prof, counts, why_not)
+            add_cycle_estimates(prof, counts, why_not, execution_order(report))
     outputs = _outputs(project, raw, len(x), out_dtype, out_shape)
     return ProgramRun(outputs, prof, console)
 
@@ -406,6 +406,12 @@ def _profile(report: dict, unit: str, method: str, inferences: int, per_layer: l
             "macs": report["macs"]}
 
 
+def execution_order(report: dict) -> list[int]:
+    """The layer of each call an inference makes, in order: each layer once, or a patch stage's layers
+    once per band (report.json's execution_order)."""
+    return report.get("execution_order") or [layer["index"] for layer in report["layers"]]
+
+
 def parse_firmware_profile(console: str, report: dict) -> dict:
     """The table the firmware's main.c prints, with each layer's MACs from the report."""
     lines = console.splitlines()
@@ -441,11 +447,14 @@ def parse_plugin_profile(counts: str, report: dict, inferences: int) -> dict:
     the mean executed instructions per layer and per inference."""
     layer_counts = [int(line.split()[1]) for line in counts.splitlines() if line.startswith("layer ")]
     invoke_counts = [int(line.split()[1]) for line in counts.splitlines() if line.startswith("invoke ")]
-    n = len(report["layers"])
+    order = execution_order(report)
+    n = len(order)
     if len(layer_counts) != n * inferences or len(invoke_counts) != inferences:
-        raise McuCompileError(f"the instruction-counting plugin saw {len(layer_counts)} layers and "
+        raise McuCompileError(f"the instruction-counting plugin saw {len(layer_counts)} layer calls and "
                               f"{len(invoke_counts)} inferences, not {n} x {inferences} and {inferences}")
-    per_layer = np.asarray(layer_counts, np.int64).reshape(inferences, n).mean(axis=0)
+    spans = np.asarray(layer_counts, np.int64).reshape(inferences, n).mean(axis=0)
+    per_layer = np.zeros(len(report["layers"]))
+    np.add.at(per_layer, order, spans)  # a patch stage calls its layers once per band
     means = [int(round(v)) for v in per_layer]
     target = get_target(report["target"])
     method = (f"exact count of executed instructions by a QEMU TCG plugin, qemu-aarch64 -cpu {target.qemu_cpu}; "
@@ -463,7 +472,8 @@ def cycle_models() -> dict:
     return MODELS
 
 
-def add_cycle_estimates(prof: dict, counts: str | None, why_not: str | None = None) -> dict:
+def add_cycle_estimates(prof: dict, counts: str | None, why_not: str | None = None,
+                        order: list[int] | None = None) -> dict:
     """PROF (a firmware profile) gains cycle estimates from the block-counting plugin's output COUNTS
     (mcucompile/cycles.py): per layer `estimated_cycles` {model: cycles} and `counted_instructions`
     (the plugin's exact count, which leaves out the counter reads SysTick's includes), and
@@ -480,7 +490,7 @@ def add_cycle_estimates(prof: dict, counts: str | None, why_not: str | None = No
         prof["cycles_note"] = why_not or "no cycle estimates: the block-counting QEMU plugin wrote nothing"
         return prof
     try:
-        est = cycles.estimate(cycles.parse_block_counts(counts), cpu)
+        est = cycles.estimate(cycles.parse_block_counts(counts), cpu, order)
     except cycles.CycleToolsMissing as exc:
         prof["cycles_note"] = str(exc)
         return prof

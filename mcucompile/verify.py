@@ -253,7 +253,8 @@ def where_it_runs(target, board) -> str:
 def verify_model(model, target_name: str | None = "cortex-m7", board: str | None = None, inputs="10", seed: int = 0,
                  min_cosine: float = DEFAULT_MIN_COSINE, out_dir: Path | None = None, calib=None, observer="minmax",
                  mean=0.5, std=0.5, weights_in=None, arena_in=None, stack_bytes=None,
-                 io_in_arena: bool = False, kernels: str = "auto", tflm: str | None = None, log=None) -> VerifyResult:
+                 io_in_arena: bool = False, kernels: str = "auto", tflm: str | None = None, log=None,
+                 memory: str = "auto") -> VerifyResult:
     """tflm: None, or the .tflite to run TFLite Micro on ("" for MODEL itself, which must then be one)."""
     model = Path(model)
     target, board_ = resolve(target_name, board)
@@ -278,7 +279,7 @@ def verify_model(model, target_name: str | None = "cortex-m7", board: str | None
             builds.append(("host C", get_target("host"), None, None, Path(tmp) / "host"))
         for name, t, b, p, project in builds:
             build_from_graph(graph, t, project, b, p, compile_firmware=True, io_in_arena=io_in_arena,
-                             kernels=kernels, log=log)
+                             kernels=kernels, log=log, memory=memory)
             runs[name] = run_project(project, x, raw=True, what="--inputs")
     if tflite_file is not None:
         name, y = _tflm_run(graph, tflite_file, x)

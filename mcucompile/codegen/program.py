@@ -37,6 +37,7 @@ class Layer:
     code_bytes: int = 1024  # flash the kernel's code takes (an estimate with margin, for the fit check)
     sources: list[str] = field(default_factory=list)  # runtime_c files (relative paths) the kernel needs
     inplace_sources: list[str] = field(default_factory=list)
+    node: object = None  # the graph Node it runs (names need not be unique: never look a node up by name)
 
 
 @dataclass

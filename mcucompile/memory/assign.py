@@ -23,6 +23,7 @@ class MemoryLayout:
     plan: ArenaPlan | None
     locations: dict[str, str]  # tensor or scratch buffer name -> C expression of its first byte
     inplace: set[int] = field(default_factory=set)  # indices of layers that run in place
+    patch: object = None  # memory.patch.PatchSchedule of the first layers, when they run by bands
     tensor_arena_bytes: int = 0  # the arena the tensors alone need (no scratch)
     lower_bound_bytes: int = 0  # tensor-level lower bound: most bytes of tensors live at one step
     scratch_bytes: int = 0  # the largest scratch buffer of any layer
@@ -33,7 +34,8 @@ class MemoryLayout:
 
 
 def scratch_name(layer) -> str:
-    return f"{layer.name} (scratch)"
+    """Unique even where a model repeats a node name (the layer's index is part of it)."""
+    return f"{layer.name} (scratch of layer {layer.index})"
 
 
 def _tensor_buffers(layers, graph_in: str, graph_out: str, sizes: dict[str, int], io_in_arena: bool,
@@ -80,17 +82,47 @@ def inplace_candidates(layers, graph_in: str, graph_out: str, io_in_arena: bool)
     return result
 
 
+PATCH_WORKSPACE = "patch workspace"
+
+
+def _patched(buffers: list[Buffer], layers, patch) -> list[Buffer]:
+    """The buffers with the first len(patch.layers) layers run as one patch stage: their tensors but the
+    last are band buffers in the stage's workspace, the stage output is written from the stage's
+    first step on, and their scratch is in the workspace too."""
+    n = len(patch.layers)
+    inside = {layers[i].output for i in range(n - 1)} | {scratch_name(layers[i]) for i in range(n)}
+    out = []
+    for b in buffers:
+        if b.name in inside:
+            continue
+        if b.name == layers[n - 1].output:
+            b = Buffer(b.name, b.size, 0, b.last)
+        out.append(b)
+    if patch.workspace_bytes:
+        out.append(Buffer(PATCH_WORKSPACE, patch.workspace_bytes, 0, n - 1))
+    return out
+
+
 def assign_memory(layers, graph_in: str, graph_out: str, sizes: dict[str, int], alignment: int,
-                  io_in_arena: bool = False, allow_inplace: bool = True) -> MemoryLayout:
+                  io_in_arena: bool = False, allow_inplace: bool = True, patch=None) -> MemoryLayout:
+    """The arena plan; with `patch` (a memory.patch.PatchSchedule), its layers run by bands."""
+    stage = len(patch.layers) if patch else 0
+    if patch:
+        from .patch import workspace_plan
+
+        workspace_plan(patch, alignment)  # the band buffers' offsets, checked as any plan is
+
     def plan_with(inplace: set[int]) -> ArenaPlan | None:
         buffers = _tensor_buffers(layers, graph_in, graph_out, sizes, io_in_arena, inplace)
         buffers += _scratch_buffers(layers, inplace)
+        if patch:
+            buffers = _patched(buffers, layers, patch)
         return plan_arena(buffers, alignment=alignment) if buffers else None
 
     inplace: set[int] = set()
     best = plan_with(inplace)
     if allow_inplace and best is not None:
-        candidates = inplace_candidates(layers, graph_in, graph_out, io_in_arena)
+        candidates = [i for i in inplace_candidates(layers, graph_in, graph_out, io_in_arena) if i >= stage]
         live = {step: sum(b.size for b in best.live_at(step)) for step in range(len(layers))}
         for index in sorted(candidates, key=lambda i: (-live.get(i, 0), i)):
             trial = plan_with(inplace | {index})
@@ -103,11 +135,18 @@ def assign_memory(layers, graph_in: str, graph_out: str, sizes: dict[str, int], 
     if best is not None:
         for name, offset in best.offsets.items():
             locations[name] = f"(arena + {offset})"
+    if patch and patch.workspace_bytes:
+        base = best.offsets[PATCH_WORKSPACE]
+        for i in range(stage):
+            for key, name in ((f"band {i}", layers[i].output), (f"scratch {i}", scratch_name(layers[i]))):
+                if key in patch.workspace_offsets:
+                    locations[name] = f"(arena + {base + patch.workspace_offsets[key]})"
     scratch = [b.size for b in _scratch_buffers(layers, inplace)]
     return MemoryLayout(
         plan=best,
         locations=locations,
         inplace=inplace,
+        patch=patch,
         tensor_arena_bytes=plan_arena(tensors_only, alignment=alignment).arena_bytes if tensors_only else 0,
         lower_bound_bytes=lower_bound(plain_tensors) if plain_tensors else 0,
         scratch_bytes=max(scratch, default=0),

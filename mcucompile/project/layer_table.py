@@ -14,8 +14,12 @@ from ..codegen.program import Program
 
 
 def _offset(program: Program, tensor: str):
+    """Arena offset of a tensor's first byte ("input"/"output": the caller's buffers); a patch stage's
+    band buffer is at its place in the stage workspace."""
     loc = program.locations[tensor]
-    return loc if loc in ("input", "output") else program.plan.offsets[tensor]
+    if loc in ("input", "output"):
+        return loc
+    return program.plan.offsets.get(tensor, int(loc.removeprefix("(arena + ").removesuffix(")")))
 
 
 def _sqnr(value):
@@ -25,11 +29,10 @@ def _sqnr(value):
 
 def layer_rows(program: Program) -> list[dict]:
     graph = program.graph
-    nodes = {node.name: node for node in graph.nodes}
     sqnr = graph.meta.get("sqnr_db")
     rows = []
     for layer in program.layers:
-        node = nodes[layer.name]
+        node = layer.node
         constants = [graph.tensor(t) for t in node.inputs[1:] if graph.tensor(t).is_constant]
         out = graph.tensor(node.outputs[0])
         row = {"index": layer.index, "name": layer.name, "op": layer.op, "kernel": layer.kernel,

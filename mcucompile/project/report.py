@@ -3,7 +3,31 @@ from __future__ import annotations
 
 from ..codegen.emit import model_interface
 from ..codegen.program import Program
+from ..memory.assign import PATCH_WORKSPACE
 from .layer_table import layer_rows, totals
+
+
+def execution_order(program: Program) -> list[int]:
+    patch = program.memory.patch
+    n = len(patch.layers) if patch else 0
+    return [i for _ in (patch.rows if patch else []) for i in range(n)] + [layer.index for layer in program.layers[n:]]
+
+
+def patch_summary(program: Program) -> dict | None:
+    """The patch stage: its layers, bands, workspace, recompute cost, and the bound its plan is held to:
+    at every step the bytes live, the workspace counted at its own bound (the most bytes one layer of a
+    band holds at once)."""
+    patch = program.memory.patch
+    if patch is None:
+        return None
+    plan, macs = program.plan, sum(layer.macs for layer in program.layers)
+    bound = max(sum(patch.workspace_bound_bytes if b.name == PATCH_WORKSPACE else b.size
+                    for b in plan.buffers if b.first <= step <= b.last) for step in range(len(program.layers)))
+    return {"layers": [w.name for w in patch.layers], "band_rows": patch.band, "bands": len(patch.rows),
+            "rows": [[list(r) for r in band] for band in patch.rows], "workspace_bytes": patch.workspace_bytes,
+            "workspace_bound_bytes": patch.workspace_bound_bytes, "stage_output_bytes": patch.stage_output_bytes,
+            "extra_macs": patch.extra_macs, "extra_macs_fraction": round(patch.extra_macs / macs, 4) if macs else 0,
+            "arena_bound_bytes": bound}
 
 
 def build_report(program: Program, target) -> dict:
@@ -36,6 +60,10 @@ def build_report(program: Program, target) -> dict:
                    "scale": out.qparams.scalar_scale, "zero_point": out.qparams.scalar_zero_point},
         "kernels": program.kernels,
         "layers": rows,
+        # The layer of each call an inference makes (a patch stage calls its layers once per band).
+        "execution_order": execution_order(program),
+        "memory_mode": "patch" if program.memory.patch else "layer",
+        "patch": patch_summary(program),
         "sqnr_inputs": graph.meta.get("sqnr_inputs"),
         "memory_plan": program.plan.to_dict() if program.plan else None,
     }

@@ -105,23 +105,30 @@ def arena_chart(plan: dict, labels: dict[str, str]) -> Markup:
 
 def _buffer_labels(report: dict) -> dict[str, str]:
     """Short box labels: Ln = the output of layer n, Sn = its scratch (memory.assign.scratch_name)."""
-    labels = {report["input"]["name"]: "input"}
+    labels = {report["input"]["name"]: "input", "patch workspace": "patch workspace"}
     for layer in report["layers"]:
         labels[layer["output_tensor"]] = f"L{layer['index']}"
-        labels[f"{layer['name']} (scratch)"] = f"S{layer['index']}"
+        labels[f"{layer['name']} (scratch of layer {layer['index']})"] = f"S{layer['index']}"
     return labels
 
 
 def memory_text(report: dict) -> str:
-    """The arena figures in one line, then the plan as a table and a step map (ArenaPlan.render_text)."""
+    """The arena figures in a line or two, then the plan as a table and a step map (ArenaPlan.render_text)."""
     bound = report["arena_lower_bound_bytes"]
     over = (report["tensor_arena_bytes"] - bound) / bound * 100 if bound else 0.0
     plan = report.get("memory_plan")
     inplace = f", in-place layers {report['inplace_layers']}" if report.get("inplace_layers") else ""
-    line = (f"arena {report['arena_bytes']:,} bytes ({plan['algorithm'] if plan else 'none'}): tensors "
-            f"{report['tensor_arena_bytes']:,} bytes, tensor-level lower bound {bound:,} bytes (+{over:.1f}%), "
-            f"largest scratch {report['scratch_bytes']:,} bytes{inplace}")
-    return line + ("\n" + ArenaPlan.from_dict(plan).render_text() if plan else "")
+    lines = [f"arena {report['arena_bytes']:,} bytes ({plan['algorithm'] if plan else 'none'}), largest scratch "
+             f"{report['scratch_bytes']:,} bytes{inplace}"]
+    p = report.get("patch")
+    if p:
+        lines.append(f"patch stage: layers 0-{len(p['layers']) - 1} in {p['bands']} bands of {p['band_rows']} output "
+                     f"rows, {p['workspace_bytes']:,} bytes of workspace (its bound {p['workspace_bound_bytes']:,}); "
+                     f"the arena's bound {p['arena_bound_bytes']:,} bytes; {p['extra_macs']:,} MACs recomputed "
+                     f"(+{p['extra_macs_fraction']:.1%} of the model's)")
+    lines.append(f"{'layer by layer, the tensors would take' if p else 'tensors'} {report['tensor_arena_bytes']:,} "
+                 f"bytes, tensor-level lower bound {bound:,} bytes (+{over:.1f}%)")
+    return "\n".join(lines) + ("\n" + ArenaPlan.from_dict(plan).render_text() if plan else "")
 
 
 def render_page(report: dict, folder: Path, profile: dict | None = None) -> str:

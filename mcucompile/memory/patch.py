@@ -1,0 +1,182 @@
+"""Patch-based execution of a network's first layers, as the planner sees it (after MCUNetV2, Lin et
+al. 2021): the figures of a schedule, before any code runs it.
+
+A stage is the first N layers of a chain (each layer reads the one before). Its output is computed
+band by band: bands span the full width and `band` rows of the stage's last output, and each band is
+computed from its receptive field of the stage input through every layer of the stage, into small
+band buffers. Rows two bands both need are computed twice (recomputed halos, not cached): the extra
+MACs are the price. For output rows [a, b) a layer with kernel height k, stride s and top padding p
+needs input rows [max(0, a s - p), min(H, (b - 1) s - p + k)); walking that back from the stage's last
+layer gives every layer's rows in each band.
+
+Memory while the stage runs: the stage input and output (whole tensors, outside the stage), and a
+workspace holding, at layer i of a band, layer i's input band and output band (the first layer reads
+the stage input, the last writes the stage output rows in place) and its scratch. The workspace is
+planned by the arena planners over the stage's own steps, so its size is a verified plan, and the
+bound it is measured against is the largest of those per-layer sums.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import plan_arena
+from .buffers import Buffer
+from .plan import ArenaPlan, verify_plan
+
+
+@dataclass(frozen=True)
+class RowWindow:
+    """One layer of a stage, by rows: bands span the full width, so only the vertical window matters."""
+
+    name: str
+    kernel_h: int
+    stride_h: int
+    pad_top: int
+    in_h: int
+    out_h: int
+    in_row_bytes: int  # one row of the input, all columns and channels (int8)
+    out_row_bytes: int
+    row_macs: int  # MACs of one output row
+    scratch: int = 0  # the kernel's scratch bytes for a call
+
+    def input_rows(self, a: int, b: int) -> tuple[int, int]:
+        """Input rows [lo, hi) that output rows [a, b) read (padding rows excluded)."""
+        return max(0, a * self.stride_h - self.pad_top), min(self.in_h, (b - 1) * self.stride_h - self.pad_top +
+                                                           self.kernel_h)
+
+
+@dataclass
+class PatchSchedule:
+    layers: list[RowWindow]  # the stage, first layer first
+    band: int  # rows of the stage output per band
+    rows: list[list[tuple[int, int]]]  # per band, per layer: the output rows it computes
+    workspace_bytes: int  # the planned workspace (band buffers and scratch)
+    workspace_bound_bytes: int  # the most bytes live at one step of a band
+    extra_macs: int  # MACs computed more than once (recomputed halos)
+    workspace_offsets: dict[str, int]  # "band i" / "scratch i" -> offset in the workspace
+
+    @property
+    def stage_macs(self) -> int:
+        return sum(w.row_macs * w.out_h for w in self.layers)
+
+    @property
+    def stage_output_bytes(self) -> int:
+        return self.layers[-1].out_h * self.layers[-1].out_row_bytes
+
+
+def workspace_plan(patch: PatchSchedule, alignment: int = 1) -> ArenaPlan:
+    """The workspace as a plan over the stage's steps, checked by verify_plan (each band buffer and
+    scratch inside the workspace, aligned, and no two live at one step on a common byte)."""
+    buffers = []
+    sizes = [max(r[i][1] - r[i][0] for r in patch.rows) * w.out_row_bytes for i, w in enumerate(patch.layers)]
+    for i, w in enumerate(patch.layers):
+        if i < len(patch.layers) - 1:
+            buffers.append(Buffer(f"band {i}", sizes[i], i, i + 1))
+        if w.scratch:
+            buffers.append(Buffer(f"scratch {i}", w.scratch, i, i))
+    plan = ArenaPlan(buffers, dict(patch.workspace_offsets), patch.workspace_bytes, "patch workspace", alignment)
+    verify_plan(plan)
+    return plan
+
+
+def band_rows(layers: list[RowWindow], a: int, b: int) -> list[tuple[int, int]]:
+    """The output rows each layer computes for stage-output rows [a, b), first layer first."""
+    rows = [(a, b)]
+    for w in reversed(layers[1:]):
+        rows.append(w.input_rows(*rows[-1]))
+    return rows[::-1]
+
+
+def schedule(layers: list[RowWindow], band: int, alignment: int = 16) -> PatchSchedule:
+    """The schedule computing the stage's output `band` rows at a time."""
+    out_h = layers[-1].out_h
+    rows = [band_rows(layers, a, min(a + band, out_h)) for a in range(0, out_h, band)]
+    computed = [sum(r[i][1] - r[i][0] for r in rows) for i in range(len(layers))]
+    extra = sum((computed[i] - w.out_h) * w.row_macs for i, w in enumerate(layers))
+    # Band buffers: layer i's output, for every layer but the last (which writes the stage output),
+    # sized for its largest band; written at step i of a band, read at step i + 1.
+    buffers, bound = [], 0
+    sizes = [max(r[i][1] - r[i][0] for r in rows) * w.out_row_bytes for i, w in enumerate(layers)]
+    for i, w in enumerate(layers):
+        if i < len(layers) - 1:
+            buffers.append(Buffer(f"band {i}", sizes[i], i, i + 1))
+        if w.scratch:
+            buffers.append(Buffer(f"scratch {i}", w.scratch, i, i))
+        live = (sizes[i - 1] if i else 0) + (sizes[i] if i < len(layers) - 1 else 0) + w.scratch
+        bound = max(bound, live)
+    plan = plan_arena(buffers, alignment) if buffers else None
+    return PatchSchedule(layers, band, rows, plan.arena_bytes if plan else 0, bound, extra,
+                         dict(plan.offsets) if plan else {})
+
+
+def row_windows(program) -> list[RowWindow]:
+    """The program's leading chain of convolution layers (conv, pointwise, depthwise), as RowWindows:
+    where a patch stage can be."""
+    from ..codegen.bands import band_capable
+    from ..kernels.common import layer_geometry
+
+    graph = program.graph
+    out, previous = [], program.graph_input
+    for layer in program.layers:
+        node = layer.node
+        if layer.op not in ("conv2d", "depthwise_conv2d") or layer.input != previous or not band_capable(layer):
+            break
+        g = layer_geometry(node, graph)
+        (h, w, c), (ho, wo, co) = g.in_shape, g.out_shape
+        out.append(RowWindow(layer.name, g.kernel[0], g.strides[0], g.pads[0], h, ho, w * c, wo * co,
+                             layer.macs // ho, layer.scratch))
+        previous = layer.output
+    return out
+
+
+def step_bytes(program) -> list[int]:
+    """Bytes live in the arena at each step of the layer-by-layer plan (tensors and scratch)."""
+    plan = program.plan
+    if plan is None:
+        return [0] * len(program.layers)
+    return [sum(b.size for b in plan.buffers if b.first <= step <= b.last) for step in range(len(program.layers))]
+
+
+@dataclass
+class PatchOption:
+    schedule: PatchSchedule
+    peak_bound_bytes: int  # the whole model's bound: the stage step and every step after it
+
+
+# A schedule within this fraction of the smallest peak may be chosen for fewer recomputed MACs: the
+# last few hundred bytes of RAM are rarely worth a third more MACs (VWW: 27,312 B at +16% MACs,
+# 28,992 B at +9.6%).
+PEAK_SLACK = 0.10
+# What `--memory auto` may spend: recomputed MACs up to this fraction of the model's (MCUNetV2 reports
+# about 10% for its networks). `--memory patch` takes the smallest arena whatever it recomputes.
+AUTO_RECOMPUTE = 0.10
+
+
+def patch_options(program, alignment: int = 16) -> list[PatchOption]:
+    """Every stage (the first N >= 2 layers of the leading chain) and band height, with the whole
+    model's bound: the stage step (its output and workspace) and every step after it."""
+    windows = row_windows(program)
+    steps = step_bytes(program)
+    options = []
+    for n in range(2, len(windows) + 1):
+        after = max(steps[n:], default=0)
+        for band in range(1, windows[n - 1].out_h + 1):
+            s = schedule(windows[:n], band, alignment)
+            options.append(PatchOption(s, max(after, s.stage_output_bytes + s.workspace_bytes)))
+    return options
+
+
+def best_patch(program, alignment: int = 16, max_recompute: float | None = None) -> PatchOption | None:
+    """The schedule to run: among those within PEAK_SLACK of the smallest peak, the fewest extra MACs
+    (then the smaller peak, the shorter stage); only schedules recomputing at most `max_recompute` of
+    the model's MACs, if given. None when none is below the layer-by-layer peak."""
+    options = patch_options(program, alignment)
+    if max_recompute is not None:
+        macs = sum(layer.macs for layer in program.layers)
+        options = [o for o in options if o.schedule.extra_macs <= max_recompute * macs]
+    steps = step_bytes(program)
+    if not options or min(o.peak_bound_bytes for o in options) >= max(steps):
+        return None
+    smallest = min(o.peak_bound_bytes for o in options)
+    near = [o for o in options if o.peak_bound_bytes <= smallest * (1 + PEAK_SLACK)]
+    return min(near, key=lambda o: (o.schedule.extra_macs, o.peak_bound_bytes, len(o.schedule.layers)))

@@ -1,0 +1,146 @@
+"""Patch-based execution of the first layers (memory/patch.py, codegen/bands.py): figures counted by hand,
+the workspace checked like any plan, and whole networks byte-identical with the layer-by-layer reference
+on every kernel family, on the host, in QEMU (cortex-m4, m7, m55) and under qemu-aarch64."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from mcucompile.build import build_from_graph
+from mcucompile.codegen import lower as lower_module
+from mcucompile.compiler import compile_graph
+from mcucompile.memory.buffers import PlanError
+from mcucompile.memory.patch import PatchOption, RowWindow, band_rows, row_windows, schedule, workspace_plan
+from mcucompile.project.fit import place
+from mcucompile.run import run_nhwc, run_project
+from mcucompile.simulate import simulate_graph
+from mcucompile.targets import resolve
+
+from .firmware_tools import mcucompile, need
+from .models import example_model
+from .test_kernel_plan import _tools, networks  # noqa: F401 (the module fixture)
+
+# conv 3x3 stride 1 pad 1, 1 -> 2 channels, 6 rows of 4 columns; then depthwise 3x3 stride 1 pad 1.
+CONV = RowWindow("conv", 3, 1, 1, 6, 6, in_row_bytes=4, out_row_bytes=8, row_macs=4 * 2 * 9)
+DW = RowWindow("dw", 3, 1, 1, 6, 6, in_row_bytes=8, out_row_bytes=8, row_macs=4 * 2 * 9)
+
+
+def test_a_two_layer_stage_counted_by_hand():
+    # Bands of 2 output rows: [0, 2) needs conv rows [0, 3), [2, 4) needs [1, 5), [4, 6) needs [3, 6).
+    assert band_rows([CONV, DW], 2, 4) == [(1, 5), (2, 4)]
+    s = schedule([CONV, DW], 2, alignment=1)
+    assert s.rows == [[(0, 3), (0, 2)], [(1, 5), (2, 4)], [(3, 6), (4, 6)]]
+    assert s.extra_macs == (3 + 4 + 3 - 6) * 72  # four conv rows computed twice
+    assert (s.workspace_bytes, s.workspace_bound_bytes) == (4 * 8, 4 * 8)  # one band buffer of 4 conv rows
+    assert s.stage_output_bytes == 48
+    whole = schedule([CONV, DW], 6, alignment=1)  # one band: the layer-by-layer computation
+    assert (whole.extra_macs, whole.workspace_bytes) == (0, 48)
+    # Stride 2 below: output rows [a, b) of a 3x3 stride-2 layer with top padding 1 read rows 2a - 1 .. 2b - 1.
+    down = RowWindow("s2", 3, 2, 1, 6, 3, in_row_bytes=8, out_row_bytes=4, row_macs=8)
+    assert band_rows([CONV, down], 1, 2) == [(1, 4), (1, 2)]
+    assert band_rows([CONV, down], 0, 1) == [(0, 2), (0, 1)]
+
+
+def test_the_workspace_is_verified_like_any_plan():
+    s = schedule([CONV, DW, DW], 2, alignment=1)
+    assert workspace_plan(s).arena_bytes == s.workspace_bytes
+    broken = dataclasses.replace(s, workspace_offsets={"band 0": 0, "band 1": 8})  # live together at step 1
+    with pytest.raises(PlanError):
+        workspace_plan(broken)
+
+
+@pytest.fixture(scope="module")
+def vww(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vww")
+    model = example_model(alpha=0.25, resolution=96, classes=10)
+    calib = folder / "calib.npy"
+    np.save(calib, np.random.default_rng(4).standard_normal((8, 3, 96, 96)).astype(np.float32))
+    graph = compile_graph(model, calib=str(calib), diagnostics=True)
+    x = np.random.default_rng(5).standard_normal((3, 3, 96, 96)).astype(np.float32)
+    return model, calib, graph, x, simulate_graph(graph, x, raw=True)
+
+
+CASES = [("host", "ref"), ("cortex-m7", "auto"), ("cortex-m4", "auto"), ("cortex-m7", "ref"), ("cortex-m55", "auto"),
+         ("cortex-a72", "auto"), ("cortex-a76", "auto")]
+
+
+@pytest.mark.qemu
+@pytest.mark.xdist_group("qemu")
+@pytest.mark.parametrize("target, kernels", CASES)
+def test_the_vww_shape_by_bands_gives_the_layer_by_layer_bytes(vww, tmp_path, target, kernels):
+    need(*_tools(target))
+    model, calib, graph, x, reference = vww
+    t, board = resolve(target, None)
+    report = build_from_graph(graph, t, tmp_path / "p", board, place(board) if board else None, kernels=kernels,
+                              memory="patch")
+    p = report["patch"]
+    assert report["memory_mode"] == "patch" and len(p["layers"]) >= 4
+    assert report["arena_bytes"] < report["arena_lower_bound_bytes"]  # below the layer-by-layer bound
+    assert report["arena_bytes"] >= p["arena_bound_bytes"] > 0
+    np.testing.assert_array_equal(run_project(tmp_path / "p", x, raw=True), reference)
+
+
+@pytest.mark.qemu
+@pytest.mark.xdist_group("qemu")
+def test_vww_on_cortex_m7_fits_32_kib_by_default_with_its_recompute_reported(vww, tmp_path):
+    need("arm-none-eabi-gcc", "make", "qemu-system-arm")
+    model, calib, graph, x, reference = vww
+    result = mcucompile("build", model, "--target", "cortex-m7", "--calib", calib, "-o", tmp_path / "m7")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "m7" / "report.json").read_text())
+    assert report["memory_mode"] == "patch" and report["arena_bytes"] <= 32768
+    p = report["patch"]
+    assert p["extra_macs"] > 0 and f"{p['extra_macs']:,} MACs recomputed" in result.stdout
+    assert report["execution_order"][:len(p["layers"]) * p["bands"]] == list(range(len(p["layers"]))) * p["bands"]
+    # Layer by layer when asked: the tensor-level bound, no recompute.
+    result = mcucompile("build", model, "--target", "cortex-m7", "--calib", calib, "--memory", "layer",
+                        "-o", tmp_path / "layer")
+    assert result.returncode == 0, result.stderr
+    layer = json.loads((tmp_path / "layer" / "report.json").read_text())
+    assert layer["memory_mode"] == "layer" and layer["patch"] is None
+    assert layer["arena_bytes"] - layer["scratch_bytes"] <= layer["arena_lower_bound_bytes"] + 64
+    # The profile puts every band's call of a layer on that layer.
+    np.save(tmp_path / "x.npy", x[:1])
+    result = mcucompile("run", tmp_path / "m7", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy",
+                        "--profile")
+    assert result.returncode == 0, result.stderr
+    profile = json.loads((tmp_path / "m7" / "profile.json").read_text())
+    assert len(profile["layers"]) == len(report["layers"])
+    assert all(layer["instructions"] > 0 for layer in profile["layers"])
+    assert sum(la["counted_instructions"] for la in profile["layers"]) <= profile["invoke_counted_instructions"]
+
+
+def _forced(monkeypatch, stage: int, band: int):
+    """lower's patch choice replaced by the first `stage` layers in bands of `band` rows (where that many
+    layers form the leading chain), whatever the memory it saves: for the edge networks of the test plan."""
+    def choose(program, alignment=16, max_recompute=None):
+        windows = row_windows(program)[:stage]
+        return PatchOption(schedule(windows, min(band, windows[-1].out_h), alignment), 0) if len(windows) >= 2 \
+            else None
+    monkeypatch.setattr(lower_module, "best_patch", choose)
+
+
+PLAN_FAMILIES = [("host", "ref"), ("cortex-m7", "auto"), ("cortex-m4", "auto"), ("cortex-m55", "mve"),
+                 ("cortex-a72", "neon"), ("cortex-a76", "neon-dotprod")]
+
+
+@pytest.mark.qemu
+@pytest.mark.xdist_group("qemu")
+@pytest.mark.parametrize("target, kernels", PLAN_FAMILIES)
+def test_the_plan_networks_by_bands_on_every_family(networks, tmp_path, monkeypatch, target, kernels):
+    """The kernel test plan's networks (asymmetric padding, strides 1 and 2, odd sizes, channel tails,
+    weight zero points), their leading chain run in bands of 1 and 2 rows."""
+    need(*_tools(target))
+    t, board = resolve(target, None)
+    for name, (graph, xq, reference, kinds) in networks.items():
+        for band in (1, 2):
+            _forced(monkeypatch, len(kinds), band)
+            out = tmp_path / f"{name}-{band}"
+            report = build_from_graph(graph, t, out, board, place(board) if board else None,
+                                      compile_firmware=True if board else None, kernels=kernels, memory="patch")
+            assert report["patch"]["band_rows"] == band and len(report["patch"]["layers"]) >= 2, name
+            np.testing.assert_array_equal(run_nhwc(out, xq).reshape(len(xq), -1), reference,
+                                          err_msg=f"{name}, bands of {band}, {target} --kernels {kernels}")
