@@ -29,9 +29,8 @@ def _heading(title: str) -> str:
     return f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>'
 
 
-def _axis_labels(top: float, unit: str) -> list[str]:
-    """Four horizontal grid lines with their values."""
-    plot_h = HEIGHT - BOTTOM - TOP
+def _axis_labels(top: float, unit: str, plot_h: float = HEIGHT - BOTTOM - TOP) -> list[str]:
+    """Four horizontal grid lines with their values, over a plot PLOT_H high."""
     out = []
     for i in range(5):
         y = TOP + plot_h - plot_h * i / 4
@@ -77,11 +76,7 @@ def arena_chart(plan: dict, labels: dict[str, str]) -> Markup:
     title = f"arena plan: {plan['arena_bytes']:,} bytes (lower bound {plan['lower_bound_bytes']:,})"
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{WIDTH}" height="{height:.0f}" '
              f'role="img" aria-label="{escape(title)}">', f"<title>{escape(title)}</title>", _heading(title)]
-    for i in range(5):
-        y = TOP + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 10}" y2="{y:.1f}" stroke="#ddd"/>'
-                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
-                     f'{_number(top * i / 4)}</text>')
+    parts += _axis_labels(top, "", plot_h)
     for i, b in enumerate(buffers):
         x = LEFT + (b["first"] - first) * sx
         w = (b["last"] + 1 - b["first"]) * sx
