@@ -123,6 +123,15 @@ POINTWISE_PLAN = [
     dict(h=1, w=1, cin=1, cout=1, zp_in=-128, zp_out=0, act="none"),
     dict(h=1, w=1, cin=256, cout=2, zp_in=-3, zp_out=9, act="none"),  # the classifier, as fully connected
     dict(h=2, w=4, cin=64, cout=12, zp_in=-128, zp_out=-128, act="relu6", huge_bias=True),
+    # The whole-loop assembly paths (mcu_mve_pwconv.h): whole chunks and tails only, the clamp at the
+    # int8 edges (saturation) or narrower, odd pixel counts, out_c % 4 left to the C loop.
+    dict(h=3, w=3, cin=16, cout=8, zp_in=-128, zp_out=-128, act="none"),
+    dict(h=1, w=5, cin=48, cout=12, zp_in=3, zp_out=-60, act="relu6"),
+    dict(h=2, w=3, cin=8, cout=7, zp_in=-128, zp_out=10, act="none"),
+    dict(h=1, w=3, cin=5, cout=4, zp_in=127, zp_out=-128, act="relu"),
+    dict(h=1, w=1, cin=64, cout=9, zp_in=-5, zp_out=0, act="none"),
+    dict(h=3, w=5, cin=32, cout=20, zp_in=-128, zp_out=-128, act="none", huge_bias=True),
+    dict(h=2, w=3, cin=32, cout=8, zp_in=-128, zp_out=0, act="none", left_shift=True),
 ]
 
 DEPTHWISE_PLAN = [
@@ -134,6 +143,11 @@ DEPTHWISE_PLAN = [
     dict(h=1, w=1, c=5, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=127, zp_out=0, act="none"),
     dict(h=9, w=4, c=20, stride=(2, 1), pads=(2, 0, 0, 2), zp_in=-128, zp_out=7, act="none"),
     dict(h=12, w=11, c=33, stride=(2, 2), pads=(1, 1, 1, 1), zp_in=-1, zp_out=-128, act="relu6"),
+    # The interior runs' assembly loop (c % 8 == 0): saturation and clamp, strides 1 and 2.
+    dict(h=6, w=5, c=16, stride=(2, 2), pads=(1, 1, 1, 1), zp_in=-128, zp_out=-128, act="none"),
+    dict(h=5, w=6, c=8, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=7, zp_out=-128, act="relu6"),
+    dict(h=4, w=9, c=24, stride=(1, 2), pads=(0, 1, 2, 0), zp_in=-128, zp_out=11, act="none"),
+    dict(h=5, w=5, c=16, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=-128, zp_out=0, act="none", left_shift=True),
 ]
 
 CONV_PLAN = [
@@ -145,6 +159,11 @@ CONV_PLAN = [
     dict(h=2, w=3, cin=3, cout=2, stride=(2, 2), pads=(2, 2, 2, 2), zp_in=127, zp_out=0, act="none"),
     dict(h=6, w=11, cin=3, cout=7, kernel=(2, 5), stride=(1, 2), pads=(1, 2, 0, 1), zp_in=-128, zp_out=2, act="none"),
     dict(h=7, w=7, cin=1, cout=4, kernel=(5, 5), stride=(2, 2), pads=(2, 2, 2, 2), zp_in=127, zp_out=-1, act="relu"),
+    # The assembly loop of mcu_mve_conv_small.h (out_c % 8 == 0): saturation, clamp, a short window.
+    dict(h=9, w=9, cin=3, cout=8, stride=(2, 2), pads=(1, 1, 1, 1), zp_in=-128, zp_out=-128, act="none"),
+    dict(h=7, w=8, cin=1, cout=16, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=5, zp_out=-128, act="relu6"),
+    dict(h=6, w=7, cin=3, cout=8, kernel=(2, 5), stride=(1, 2), pads=(1, 2, 0, 1), zp_in=-128, zp_out=3, act="none"),
+    dict(h=5, w=6, cin=3, cout=8, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=0, zp_out=-2, act="none", left_shift=True),
 ]
 
 
@@ -166,6 +185,8 @@ def _finish(rng, case, acc_float, out_c) -> dict:
     bias = rng.integers(-3000, 3000, out_c).astype(np.int32)
     spread = np.sqrt(((acc_float.reshape(-1, out_c) + bias) ** 2).mean(axis=0)) + 1
     multiplier, shift = _requant_params(rng, spread)
+    if case.get("left_shift"):
+        shift[::3] = 1  # a left shift in some channels: the kernels' general requantization, not `fast`
     if case.get("huge_bias"):
         bias[::2] = rng.choice([INT32_MIN + 5, INT32_MAX - 5], len(bias[::2]))  # the folded bias wraps
     act_min, act_max = _clamp(case["act"], case["zp_out"])
@@ -234,7 +255,8 @@ def conv_call(rng, i, case):
     acc = _correlate(x.astype(np.float64) - case["zp_in"], w.astype(np.float64), case["stride"], case["pads"])
     q = _finish(rng, case, acc, case["cout"])
     expected = conv2d_s8(x=x, w=w, stride=case["stride"], pads=case["pads"], **q)
-    requant = arm_mve.pack_requant(arm_mve.fold_bias(w, q["bias"], q["input_zp"]), q["multiplier"], q["shift"])
+    requant = arm_mve.pack_requant_small(arm_mve.fold_bias(w, q["bias"], q["input_zp"]), q["multiplier"],
+                                         q["shift"])
     return _window_call(i, "mcu_conv_small_s8_mve", w.shape[1:3], x, arm_mve.pack_small_conv(w), requant, q, case["stride"],
                         case["pads"], expected), expected
 

@@ -26,6 +26,7 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 
+#include <stddef.h>
 #include <arm_mve.h>
 #include <stdint.h>
 
@@ -39,6 +40,23 @@
 
 /* For helpers taking a constant `full` flag: inlined, each call site keeps only its own branch. */
 #define MCU_MVE_INLINE static inline __attribute__((always_inline))
+
+/*
+ * 1 where the kernels take their whole-loop assembly paths (mcu_mve_pwconv.h, mcu_mve_dwconv3x3.h,
+ * mcu_mve_conv_small.h): those ask for up to 12 core registers at once, more than GCC can give
+ * without optimization (-O0 keeps r7 as the frame pointer and allocates no better), so an
+ * unoptimized build takes the C loops, which compute the same bytes.
+ */
+#ifdef __OPTIMIZE__
+#define MCU_MVE_ASM_LOOPS 1
+#else
+#define MCU_MVE_ASM_LOOPS 0
+#endif
+
+/* Refuses to compile unless FIELD of TYPE lies at byte OFFSET: the assembly loops address their
+ * run structs' fields by offset. (An array of negative size: C99 has no _Static_assert.) */
+#define MCU_MVE_AT(TYPE, FIELD, OFFSET) \
+    typedef char mcu_mve_at_##TYPE##_##FIELD[offsetof(TYPE, FIELD) == (OFFSET) ? 1 : -1]
 
 /* int32 words per block of four channels in a packed requantization array. */
 #define MCU_MVE_RQ_BLOCK 16
