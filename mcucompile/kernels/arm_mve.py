@@ -45,8 +45,8 @@ import numpy as np
 
 from ..codegen.program import CArray, Layer
 from ..quant.fixedpoint import wrap_int32
-from .common import check_reduction, check_window, quant_io, shape_text, weight_zero_point, window
-from .ref import base_layer, is_pointwise
+from .common import quant_io, weight_zero_point
+from .ref import base_layer
 
 HEADER = "mcu_nn_mve.h"
 SMALL_CONV_TAPS = 32  # mcu_conv_small_s8_mve holds a whole window in two 16-byte vectors
@@ -224,25 +224,19 @@ class Conv:
     def applies(self, ctx) -> bool:
         if not _active(ctx):
             return False
-        _, kh, kw, cin = ctx.graph.tensor(ctx.node.inputs[1]).shape
-        return is_pointwise(ctx) or (kh * kw * cin <= SMALL_CONV_TAPS and kw * cin <= SMALL_CONV_SPAN)
+        g = ctx.geometry
+        return g.pointwise or (g.taps <= SMALL_CONV_TAPS and g.kernel[1] * g.in_shape[2] <= SMALL_CONV_SPAN)
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        w = ctx.graph.tensor(node.inputs[1]).data
-        cout, kh, kw, cin = w.shape
-        check_reduction(node, kh * kw * cin)
-        size = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
+        g, w = ctx.geometry, ctx.graph.tensor(ctx.node.inputs[1]).data
+        (h, wd, cin), cout = g.in_shape, g.out_shape[2]
         wzp, extra = _zero_point(ctx)
-        if is_pointwise(ctx):
-            _, h, wd, _ = ctx.x.shape
-            return _layer(ctx, f"mcu_pwconv_s8{wzp}_mve", f"pointwise conv, {size}", "calls/pwconv_mve.j2",
-                          pack_pointwise(w), _packed_requant(ctx, w, pack_requant_pairs),
+        if g.pointwise:
+            return _layer(ctx, f"mcu_pwconv_s8{wzp}_mve", g.text("pointwise conv"),
+                          "calls/pwconv_mve.j2", pack_pointwise(w), _packed_requant(ctx, w, pack_requant_pairs),
                           pixels=h * wd, in_c=cin, out_c=cout, **extra)
-        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
-        return _layer(ctx, f"mcu_conv_small_s8{wzp}_mve", f"conv {kh}x{kw} stride {node.attrs['strides'][0]}, {size}",
-                      "calls/conv_mve.j2", pack_small_conv(w), _packed_requant(ctx, w, pack_requant_small),
-                      geometry=window((kh, kw), node.attrs["strides"], node.attrs["pads"]), **extra)
+        return _layer(ctx, f"mcu_conv_small_s8{wzp}_mve", g.text("conv"), "calls/conv_mve.j2", pack_small_conv(w),
+                      _packed_requant(ctx, w, pack_requant_small), geometry=g.window, **extra)
 
 
 class Depthwise:
@@ -251,24 +245,21 @@ class Depthwise:
     def applies(self, ctx) -> bool:
         if not _active(ctx):
             return False
-        kh, kw, _ = ctx.graph.tensor(ctx.node.inputs[1]).shape
-        return (kh, kw) == (3, 3)
+        return ctx.geometry.kernel == (3, 3)
 
     def build(self, ctx) -> Layer:
         node = ctx.node
         w = ctx.graph.tensor(node.inputs[1]).data  # [3, 3, C]
-        check_window(node, (3, 3), node.attrs["strides"], node.attrs["pads"])
         bias = ctx.graph.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
         zw = weight_zero_point(node)
         centred = np.asarray(w, np.int64) - zw
         folded = fold_bias(centred.reshape(9, -1).T, bias, ctx.x.qparams.scalar_zero_point)
         requant = pack_requant_depthwise(folded, bias, node.attrs["multiplier"], node.attrs["shift"])
-        what = (f"depthwise conv 3x3 stride {node.attrs['strides'][0]}, "
-                f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}")
+        what = ctx.geometry.text("depthwise conv")
         kernel, weights = ("mcu_dwconv3x3_s8_wzp_mve", pack_depthwise3x3(centred, np.int16)) if zw else \
             ("mcu_dwconv3x3_s8_mve", pack_depthwise3x3(w))
         return _layer(ctx, kernel, what, "calls/conv_mve.j2", weights, requant,
-                      geometry=window((3, 3), node.attrs["strides"], node.attrs["pads"]))
+                      geometry=ctx.geometry.window)
 
 
 class FullyConnected:
@@ -280,7 +271,6 @@ class FullyConnected:
     def build(self, ctx) -> Layer:
         w = ctx.graph.tensor(ctx.node.inputs[1]).data  # [out, in]
         cout, cin = w.shape
-        check_reduction(ctx.node, cin)
         wzp, extra = _zero_point(ctx)
         return _layer(ctx, f"mcu_pwconv_s8{wzp}_mve", f"fully connected {cin} -> {cout}", "calls/pwconv_mve.j2",
                       pack_pointwise(w), _packed_requant(ctx, w, pack_requant_pairs), pixels=1, in_c=cin, out_c=cout,
