@@ -90,8 +90,11 @@ def _platform(report: dict):
 
 # -- compiling -------------------------------------------------------------------------------------
 
-def elf_path(project: Path, report: dict) -> Path:
-    return Path(project) / "build" / f"{report['model']}.elf"
+def elf_path(project: Path, report: dict, profile: bool = False) -> Path:
+    """The firmware image, or with `profile` its twin built with MCU_PROFILE (`make profile`): the
+    image carries no timing hooks, so its flash is the model's and the harness's only."""
+    build = Path(project) / "build"
+    return (build / "profile" if profile else build) / f"{report['model']}.elf"
 
 
 def _compile_host(project: Path, report: dict) -> dict:
@@ -239,7 +242,9 @@ def run_elf(board, elf: Path, args: list[str], cwd: Path, timeout: float, plugin
 def _run_qemu_system(project: Path, report: dict, x: np.ndarray, flag: str | None, out_dtype, out_shape,
                      profile: bool) -> ProgramRun:
     board = get_board(report["board"])
-    elf = elf_path(project, report)
+    if profile:
+        make(project, "profile")
+    elf = elf_path(project, report, profile)
     with tempfile.TemporaryDirectory(prefix="mcucompile-qemu-") as tmp:
         tmp = Path(tmp)
         (tmp / "input.bin").write_bytes(np.ascontiguousarray(x).tobytes())

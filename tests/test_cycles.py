@@ -36,6 +36,7 @@ from mcucompile.quant.calibration import model_layout_to_nhwc
 from mcucompile.run import blocks_plugin, elf_path, execute, plugin_header, run_elf
 from mcucompile.simulate import simulate_graph
 from mcucompile.targets import get_board, resolve
+from mcucompile.toolchain import make
 
 from .firmware_tools import mcucompile, need
 from .models import example_model
@@ -85,11 +86,13 @@ def _project(case, target_name):
 
 
 def _block_counts(project: Path, x_nhwc: np.ndarray) -> str:
-    """The plugin's raw output for one run of PROJECT on float inputs X_NHWC."""
+    """The plugin's raw output for one run of PROJECT's profiling image (whose layer marks the plugin
+    reads) on float inputs X_NHWC."""
     report = json.loads((project / "report.json").read_text())
+    make(project, "profile")
     with tempfile.TemporaryDirectory() as tmp:
         np.ascontiguousarray(x_nhwc, np.float32).tofile(Path(tmp) / "in.bin")
-        run_elf(get_board(report["board"]), elf_path(project, report), ["-f", "in.bin", "out.bin"], Path(tmp),
+        run_elf(get_board(report["board"]), elf_path(project, report, profile=True), ["-f", "in.bin", "out.bin"], Path(tmp),
                 timeout=120, plugin=f"{blocks_plugin()},out={Path(tmp) / 'counts.txt'}")
         return (Path(tmp) / "counts.txt").read_text()
 

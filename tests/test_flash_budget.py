@@ -2,8 +2,8 @@
 
 `build` prints CODE: the bytes the linker placed in the board's code region (code, read-only data,
 .data's initial values). These tests count them again from the ELF's program headers, the bytes a
-flasher writes, and check that the harness (firmware/startup.c and main.c: semihosting files, the
-profile table) stays small: no C-library formatting, heap, strlen or 64-bit division, and a vector
+flasher writes, and check that the harness (firmware/startup.c and main.c: semihosting files, and in
+the profiling image build/profile/ the profile table) stays small: no C-library formatting, heap, strlen or 64-bit division, and a vector
 table of the 16 system exceptions.
 """
 from __future__ import annotations
@@ -29,8 +29,10 @@ PERSON_FLASH_BUDGET = 245_520
 # functions the compiler emits for struct copies and the startup's .data/.bss loops.
 HARNESS_EXTERNALS = re.compile(r"^(main|model_\w+|mcu_quantize_f32_s8|memcpy|memset|__aeabi_mem\w+|__stack_top|"
                                r"__data_load|__data_start|__data_end|__bss_start|__bss_end)$")
-# main.o and startup.o in the linked image (arm-none-eabi-gcc 12, cortex-m7: 2,368 bytes), with margin.
+# main.o and startup.o in the linked profiling image (arm-none-eabi-gcc 12, cortex-m7: 2,368 bytes),
+# with margin; the image without the profile table is smaller.
 HARNESS_BYTES = 2_560
+IMAGES = ("build", "build/profile")  # `make`, and `make profile` (MCU_PROFILE)
 
 
 def _build(model: Path, tmp_path: Path, calib: bool) -> tuple[Path, int]:
@@ -79,7 +81,13 @@ def _harness_sections(map_text: str) -> dict[str, int]:
 def small_project(tmp_path_factory):
     need("arm-none-eabi-gcc", "make")
     tmp = tmp_path_factory.mktemp("flash")
-    return _build(example_model(alpha=0.25, resolution=96, classes=2), tmp, calib=True)
+    project, printed = _build(example_model(alpha=0.25, resolution=96, classes=2), tmp, calib=True)
+    subprocess.run(["make", "-s", "-C", str(project), "profile"], capture_output=True, check=True)
+    return project, printed
+
+
+def _symbols(elf: Path) -> str:
+    return subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
 
 
 @needs_arm
@@ -91,23 +99,32 @@ def test_printed_code_is_the_elf_flash(small_project):
 
 
 @needs_arm
-def test_harness_links_no_formatting_heap_strlen_or_64_bit_division(small_project):
+@pytest.mark.parametrize("image", IMAGES)
+def test_harness_links_no_formatting_heap_strlen_or_64_bit_division(small_project, image):
     project, _ = small_project
     for obj in ("main.o", "startup.o"):
-        out = subprocess.run(["arm-none-eabi-nm", "-u", str(project / "build" / "firmware" / obj)],
+        out = subprocess.run(["arm-none-eabi-nm", "-u", str(project / image / "firmware" / obj)],
                              capture_output=True, text=True, check=True)
         calls = [line.split()[-1] for line in out.stdout.splitlines() if line.strip()]
         assert calls and all(HARNESS_EXTERNALS.match(name) for name in calls), (obj, calls)
-    symbols = subprocess.run(["arm-none-eabi-nm", str(project / "build" / "model.elf")], capture_output=True,
-                             text=True, check=True).stdout
+    symbols = _symbols(project / image / "model.elf")
     for name in ("printf", "malloc", "strlen", "__aeabi_uldivmod", "__udivmoddi4"):
         assert not re.search(rf" {name}$", symbols, re.M), name
 
 
 @needs_arm
-def test_harness_bytes(small_project):
+def test_only_the_profiling_image_has_the_timing_hooks(small_project):
     project, _ = small_project
-    sections = _harness_sections((project / "build" / "model.map").read_text())
+    hooks = re.compile(r" mcu_profile_layer_(begin|end)$", re.M)
+    assert not hooks.search(_symbols(project / "build" / "model.elf"))
+    assert len(hooks.findall(_symbols(project / "build" / "profile" / "model.elf"))) == 2
+
+
+@needs_arm
+@pytest.mark.parametrize("image", IMAGES)
+def test_harness_bytes(small_project, image):
+    project, _ = small_project
+    sections = _harness_sections((project / image / "model.map").read_text())
     assert sections["startup.o:.vectors"] == 16 * 4
     assert 0 < sum(sections.values()) <= HARNESS_BYTES, sections
 

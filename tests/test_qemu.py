@@ -123,7 +123,8 @@ def test_cmake_image_runs_like_the_make_image(case, tmp_path):
     need("cmake")
     project, report = _build(case, "cortex-m55", "cmake")
     build = tmp_path / "cmake-build"
-    for command in (["cmake", "-S", project, "-B", build, f"-DCMAKE_TOOLCHAIN_FILE={project / 'arm-none-eabi.cmake'}"],
+    for command in (["cmake", "-S", project, "-B", build, f"-DCMAKE_TOOLCHAIN_FILE={project / 'arm-none-eabi.cmake'}",
+                     "-DMCU_PROFILE=ON"],
                     ["cmake", "--build", build]):
         result = subprocess.run(list(map(str, command)), capture_output=True, text=True)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
