@@ -87,8 +87,9 @@ def band_rows(layers: list[RowWindow], a: int, b: int) -> list[tuple[int, int]]:
     return rows[::-1]
 
 
-def schedule(layers: list[RowWindow], band: int, alignment: int = 16) -> PatchSchedule:
-    """The schedule computing the stage's output `band` rows at a time."""
+def _bands(layers: list[RowWindow], band: int):
+    """The rows, recomputed MACs, buffers and workspace bound of computing the stage's output `band`
+    rows at a time, before any arena is planned (the planning is what costs)."""
     out_h = layers[-1].out_h
     rows = [band_rows(layers, a, min(a + band, out_h)) for a in range(0, out_h, band)]
     computed = [sum(r[i][1] - r[i][0] for r in rows) for i in range(len(layers))]
@@ -104,6 +105,12 @@ def schedule(layers: list[RowWindow], band: int, alignment: int = 16) -> PatchSc
             buffers.append(Buffer(f"scratch {i}", w.scratch, i, i))
         live = (sizes[i - 1] if i else 0) + (sizes[i] if i < len(layers) - 1 else 0) + w.scratch
         bound = max(bound, live)
+    return rows, extra, buffers, bound
+
+
+def schedule(layers: list[RowWindow], band: int, alignment: int = 16) -> PatchSchedule:
+    """The schedule computing the stage's output `band` rows at a time."""
+    rows, extra, buffers, bound = _bands(layers, band)
     plan = plan_arena(buffers, alignment) if buffers else None
     return PatchSchedule(layers, band, rows, plan.arena_bytes if plan else 0, bound, extra,
                          dict(plan.offsets) if plan else {})
@@ -152,17 +159,32 @@ PEAK_SLACK = 0.10
 AUTO_RECOMPUTE = 0.10
 
 
-def patch_options(program, alignment: int = 16) -> list[PatchOption]:
-    """Every stage (the first N >= 2 layers of the leading chain) and band height, with the whole
-    model's bound: the stage step (its output and workspace) and every step after it."""
+def patch_options(program, alignment: int = 16, max_recompute: float | None = None) -> list[PatchOption]:
+    """The stages (the first N >= 2 layers of the leading chain) and band heights that best_patch
+    may choose from, with the whole model's bound: the stage step (its output and workspace) and every
+    step after it. Only those recomputing at most `max_recompute` of the model's MACs, if given, and
+    only those whose bound can come within PEAK_SLACK of the smallest: an option is planned (the
+    costly part) in the order of its lower bound, the live bytes of its stage output and busiest band
+    step, until that bound passes the smallest planned peak by more than PEAK_SLACK (a planned peak
+    is never below its lower bound, so no option skipped could be chosen)."""
     windows = row_windows(program)
     steps = step_bytes(program)
-    options = []
+    limit = None if max_recompute is None else max_recompute * sum(layer.macs for layer in program.layers)
+    candidates = []
     for n in range(2, len(windows) + 1):
         after = max(steps[n:], default=0)
+        output = windows[n - 1].out_h * windows[n - 1].out_row_bytes
         for band in range(1, windows[n - 1].out_h + 1):
-            s = schedule(windows[:n], band, alignment)
-            options.append(PatchOption(s, max(after, s.stage_output_bytes + s.workspace_bytes)))
+            _, extra, _, bound = _bands(windows[:n], band)
+            if limit is None or extra <= limit:
+                candidates.append((max(after, output + bound), n, band, after))
+    options, smallest = [], None
+    for lower, n, band, after in sorted(candidates):
+        if smallest is not None and lower > smallest * (1 + PEAK_SLACK):
+            break
+        s = schedule(windows[:n], band, alignment)
+        options.append(PatchOption(s, max(after, s.stage_output_bytes + s.workspace_bytes)))
+        smallest = min(smallest or options[-1].peak_bound_bytes, options[-1].peak_bound_bytes)
     return options
 
 
@@ -170,10 +192,7 @@ def best_patch(program, alignment: int = 16, max_recompute: float | None = None)
     """The schedule to run: among those within PEAK_SLACK of the smallest peak, the fewest extra MACs
     (then the smaller peak, the shorter stage); only schedules recomputing at most `max_recompute` of
     the model's MACs, if given. None when none is below the layer-by-layer peak."""
-    options = patch_options(program, alignment)
-    if max_recompute is not None:
-        macs = sum(layer.macs for layer in program.layers)
-        options = [o for o in options if o.schedule.extra_macs <= max_recompute * macs]
+    options = patch_options(program, alignment, max_recompute)
     steps = step_bytes(program)
     if not options or min(o.peak_bound_bytes for o in options) >= max(steps):
         return None
