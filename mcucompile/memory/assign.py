@@ -22,6 +22,7 @@ from .plan import ArenaPlan, lower_bound
 class MemoryLayout:
     plan: ArenaPlan | None
     locations: dict[str, str]  # tensor or scratch buffer name -> C expression of its first byte
+    offsets: dict[str, int] = field(default_factory=dict)  # ... -> its arena offset, for those in the arena
     inplace: set[int] = field(default_factory=set)  # indices of layers that run in place
     patch: object = None  # memory.patch.PatchSchedule of the first layers, when they run by bands
     tensor_arena_bytes: int = 0  # the arena the tensors alone need (no scratch)
@@ -131,20 +132,20 @@ def assign_memory(layers, graph_in: str, graph_out: str, sizes: dict[str, int], 
 
     plain_tensors = _tensor_buffers(layers, graph_in, graph_out, sizes, io_in_arena, set())
     tensors_only = _tensor_buffers(layers, graph_in, graph_out, sizes, io_in_arena, inplace)
-    locations = {} if io_in_arena else {graph_in: "input", graph_out: "output"}
-    if best is not None:
-        for name, offset in best.offsets.items():
-            locations[name] = f"(arena + {offset})"
-    if patch and patch.workspace_bytes:
+    offsets = dict(best.offsets) if best is not None else {}
+    if patch and patch.workspace_bytes:  # the band buffers, at their places in the stage's workspace
         base = best.offsets[PATCH_WORKSPACE]
         for i in range(stage):
             for key, name in ((f"band {i}", layers[i].output), (f"scratch {i}", scratch_name(layers[i]))):
                 if key in patch.workspace_offsets:
-                    locations[name] = f"(arena + {base + patch.workspace_offsets[key]})"
+                    offsets[name] = base + patch.workspace_offsets[key]
+    locations = {} if io_in_arena else {graph_in: "input", graph_out: "output"}
+    locations.update((name, f"(arena + {offset})") for name, offset in offsets.items())
     scratch = [b.size for b in _scratch_buffers(layers, inplace)]
     return MemoryLayout(
         plan=best,
         locations=locations,
+        offsets=offsets,
         inplace=inplace,
         patch=patch,
         tensor_arena_bytes=plan_arena(tensors_only, alignment=alignment).arena_bytes if tensors_only else 0,

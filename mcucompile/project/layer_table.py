@@ -17,9 +17,7 @@ def _offset(program: Program, tensor: str):
     """Arena offset of a tensor's first byte ("input"/"output": the caller's buffers); a patch stage's
     band buffer is at its place in the stage workspace."""
     loc = program.locations[tensor]
-    if loc in ("input", "output"):
-        return loc
-    return program.plan.offsets.get(tensor, int(loc.removeprefix("(arena + ").removesuffix(")")))
+    return loc if loc in ("input", "output") else program.memory.offsets[tensor]
 
 
 def _sqnr(value):
