@@ -243,6 +243,9 @@ def _run_qemu_system(project: Path, report: dict, x: np.ndarray, flag: str | Non
                      profile: bool) -> ProgramRun:
     board = get_board(report["board"])
     if profile:
+        if not re.search(r"^profile:", (project / "Makefile").read_text(errors="replace"), re.M):
+            raise McuCompileError(f"{project}: made by an older mcucompile, without a profiling image "
+                                  "(`make profile`): rebuild it to profile")
         make(project, "profile")
     elf = elf_path(project, report, profile)
     with tempfile.TemporaryDirectory(prefix="mcucompile-qemu-") as tmp:

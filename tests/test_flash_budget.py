@@ -8,8 +8,10 @@ table of the 16 system exceptions.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -137,3 +139,21 @@ def test_person_detect_flash_budget(tmp_path):
         pytest.skip(f"{PERSON} not found (the shared models folder beside the checkout)")
     _, printed = _build(PERSON, tmp_path, calib=False)
     assert printed <= PERSON_FLASH_BUDGET
+
+
+@needs_arm
+def test_profiling_a_project_without_a_profiling_image_is_one_line(small_project, tmp_path):
+    project, _ = small_project
+    old = tmp_path / "old"
+    shutil.copytree(project, old, symlinks=True)
+    makefile = old / "Makefile"
+    makefile.write_bytes(re.sub(rb"^profile:.*$", b"", makefile.read_bytes(), flags=re.M))  # as made before
+    manifest = json.loads((old / "mcucompile-manifest.json").read_text())  # ... and listed so
+    manifest["files"]["Makefile"] = {"bytes": len(makefile.read_bytes()),
+                                     "sha256": hashlib.sha256(makefile.read_bytes()).hexdigest()}
+    (old / "mcucompile-manifest.json").write_text(json.dumps(manifest))
+    np.save(tmp_path / "x.npy", np.zeros((1, 3, 96, 96), np.float32))
+    result = mcucompile("run", old, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--profile")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (f"error: {old}: made by an older mcucompile, without a profiling "
+                                                      "image (`make profile`): rebuild it to profile")
