@@ -11,6 +11,7 @@ import pytest
 
 from mcucompile.build import build_from_graph
 from mcucompile.codegen import lower as lower_module
+from mcucompile.codegen.bands import BandCall, band_runs
 from mcucompile.compiler import compile_graph
 from mcucompile.memory.buffers import PlanError
 from mcucompile.memory.patch import PatchOption, RowWindow, band_rows, row_windows, schedule, workspace_plan
@@ -42,6 +43,31 @@ def test_a_two_layer_stage_counted_by_hand():
     down = RowWindow("s2", 3, 2, 1, 6, 3, in_row_bytes=8, out_row_bytes=4, row_macs=8)
     assert band_rows([CONV, down], 1, 2) == [(1, 4), (1, 2)]
     assert band_rows([CONV, down], 0, 1) == [(0, 2), (0, 1)]
+
+
+def _calls(s: schedule, in_row: int, out_row: int) -> list[list[BandCall]]:
+    """stage_calls's view of schedule S, by hand: what band_runs compares (rows, buffers, offsets)."""
+    bands = []
+    for rows in s.rows:
+        (a0, b0), (a1, b1) = rows
+        lo, hi = CONV.input_rows(a0, b0)
+        bands.append([BandCall(None, 0, "", "", (hi - lo, b0 - a0, CONV.pad_top + lo - a0), ("input", lo * in_row),
+                               ("arena", 0)),
+                      BandCall(None, 1, "", "", (b0 - a0, b1 - a1, DW.pad_top + a0 - a1), ("arena", 0),
+                               ("output", a1 * out_row))])
+    return bands
+
+
+def test_bands_that_differ_only_in_their_stage_rows_run_as_one_loop():
+    # Bands of 1 row over 6: band 0 and 1 meet the top padding, band 4 and 5 the bottom; bands 2 and 3
+    # read conv input rows [k - 2, k + 3) and write output row k: one loop, addresses 4 and 8 bytes a band.
+    runs = band_runs(_calls(schedule([CONV, DW], 1, alignment=1), 4, 8))
+    assert [(r.first, r.count) for r in runs] == [(0, 1), (1, 1), (2, 2), (4, 1), (5, 1)]
+    loop = runs[2].calls
+    assert (loop[0].src, loop[0].dst, loop[1].src, loop[1].dst) == \
+        ("(input + band * 4)", "arena", "arena", "(output + 16 + band * 8)")
+    # Bands of 2: none alike (the first and last meet padding, one between them): no loop.
+    assert [r.count for r in band_runs(_calls(schedule([CONV, DW], 2, alignment=1), 4, 8))] == [1, 1, 1]
 
 
 def test_the_workspace_is_verified_like_any_plan():

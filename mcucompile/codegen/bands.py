@@ -11,6 +11,11 @@ ones.
 
 Only kernels whose call takes the rows from its shapes can run a band: the call templates listed in
 BAND_TEMPLATES, each checked byte for byte in tests/test_patch.py.
+
+Consecutive bands whose calls differ only in where the first layer reads and the last layer writes,
+by the same step from band to band (the bands between the first and the last, which meet no padding),
+run as one C loop (`band_runs`): one call per layer instead of one per layer and band, so the stage
+costs little more flash than the layers run whole.
 """
 from __future__ import annotations
 
@@ -53,10 +58,32 @@ class BandCall:
     index: int  # the layer's index (its profile slot)
     src: str  # C expression: the first input row the call reads
     dst: str  # C expression: where its first output row goes
+    rows: tuple[int, int, int] = (0, 0, 0)  # (input rows, output rows, top padding): what the view varies
+    src_at: tuple[str, int] = ("", 0)  # (buffer, byte offset) of src
+    dst_at: tuple[str, int] = ("", 0)
+
+
+@dataclasses.dataclass
+class BandRun:
+    """Bands first .. first + count - 1, as one C loop (`band` from 0 to count - 1) when count > 1."""
+
+    first: int
+    count: int
+    calls: list[BandCall]  # the first band's calls; in a loop, src/dst are expressions in `band`
+
+
+LOOP_VARIABLE = "band"
 
 
 def _offset(base: str, offset: int) -> str:
     return base if offset == 0 else f"({base} + {offset})"
+
+
+def _stepped(base: str, offset: int, step: int) -> str:
+    """`base + offset + band * step` as C (step 0: the fixed address)."""
+    if step == 0:
+        return _offset(base, offset)
+    return f"({base} + {offset} + {LOOP_VARIABLE} * {step})" if offset else f"({base} + {LOOP_VARIABLE} * {step})"
 
 
 def stage_calls(layers: list[Layer], patch, locations: dict[str, str]) -> list[list[BandCall]]:
@@ -71,8 +98,40 @@ def stage_calls(layers: list[Layer], patch, locations: dict[str, str]) -> list[l
             lo, hi = w.input_rows(a, b) if i == 0 else rows[i - 1]
             pad = w.pad_top + lo - a * w.stride_h
             assert 0 <= pad <= w.pad_top and (i == 0 or (lo, hi) == w.input_rows(a, b)), (layer.name, rows)
-            src = _offset(locations[layer.input], lo * w.in_row_bytes) if i == 0 else locations[layer.input]
-            dst = _offset(locations[layer.output], a * w.out_row_bytes) if i == n - 1 else locations[layer.output]
-            calls.append(BandCall(band_view(layer, hi - lo, b - a, pad), layer.index, src, dst))
+            src_at = (locations[layer.input], lo * w.in_row_bytes if i == 0 else 0)
+            dst_at = (locations[layer.output], a * w.out_row_bytes if i == n - 1 else 0)
+            calls.append(BandCall(band_view(layer, hi - lo, b - a, pad), layer.index, _offset(*src_at),
+                                  _offset(*dst_at), (hi - lo, b - a, pad), src_at, dst_at))
         bands.append(calls)
     return bands
+
+
+def _step(previous: list[BandCall], band: list[BandCall]) -> tuple | None:
+    """The calls' (src, dst) offset steps from PREVIOUS to BAND, or None if they differ otherwise."""
+    steps = []
+    for p, c in zip(previous, band):
+        if (p.index, p.rows, p.src_at[0], p.dst_at[0]) != (c.index, c.rows, c.src_at[0], c.dst_at[0]):
+            return None
+        steps.append((c.src_at[1] - p.src_at[1], c.dst_at[1] - p.dst_at[1]))
+    return tuple(steps)
+
+
+def band_runs(bands: list[list[BandCall]]) -> list[BandRun]:
+    """The bands grouped into runs of equal calls whose addresses advance by the same steps."""
+    runs: list[tuple[int, int, tuple | None]] = []  # (first, count, steps)
+    for k in range(len(bands)):
+        if runs:
+            first, count, steps = runs[-1]
+            step = _step(bands[k - 1], bands[k])
+            if step is not None and (count == 1 or step == steps):
+                runs[-1] = (first, count + 1, step)
+                continue
+        runs.append((k, 1, None))
+    out = []
+    for first, count, steps in runs:
+        calls = bands[first]
+        if count > 1:  # the first band's addresses plus band * step, band counting from 0 in the run
+            calls = [dataclasses.replace(c, src=_stepped(*c.src_at, ds), dst=_stepped(*c.dst_at, dd))
+                     for c, (ds, dd) in zip(calls, steps)]
+        out.append(BandRun(first, count, calls))
+    return out

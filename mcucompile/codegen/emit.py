@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import __version__
 from . import constants as blob
-from .bands import stage_calls
+from .bands import band_runs, stage_calls
 from .env import make_env
 from .lower import Program
 
@@ -39,7 +39,8 @@ def model_context(program: Program, alignment: int = 16) -> dict:
         version=__version__,
         source=program.graph.meta.get("source_name", "model.onnx"),
         layers=program.layers,
-        stage=stage_calls(program.layers, program.memory.patch, program.locations) if program.memory.patch else [],
+        stage=band_runs(stage_calls(program.layers, program.memory.patch, program.locations)) if program.memory.patch else [],
+        stage_bands=len(program.memory.patch.rows) if program.memory.patch else 0,
         stage_layers=len(program.memory.patch.layers) if program.memory.patch else 0,
         patch=program.memory.patch,
         arrays=program.arrays,
