@@ -189,10 +189,12 @@ def build_options(command):
 
 
 def patch_text(report) -> str:
+    from .project.report import halo_text
+
     p = report["patch"]
     return (f"patch stage: layers 0-{len(p['layers']) - 1} in {p['bands']} bands of {p['band_rows']} output rows, "
             f"workspace {p['workspace_bytes']:,} bytes; arena {report['arena_bytes']:,} bytes against its bound "
-            f"{p['arena_bound_bytes']:,}; {p['extra_macs']:,} MACs recomputed (+{p['extra_macs_fraction']:.1%})")
+            f"{p['arena_bound_bytes']:,}; {halo_text(p)}")
 
 
 def _describe_fit(report) -> str:

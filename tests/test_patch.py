@@ -45,6 +45,23 @@ def test_a_two_layer_stage_counted_by_hand():
     assert band_rows([CONV, down], 0, 1) == [(0, 2), (0, 1)]
 
 
+def test_cached_halos_counted_by_hand():
+    # Bands of 1 row: band k's dw row k reads conv rows [k - 1, k + 2): conv computes only the row
+    # no band has, the buffer holding [k - 1, k + 2) (3 rows), the two kept rows moved down one row.
+    s = schedule([CONV, DW], 1, alignment=1, cached=True)
+    assert s.rows == [[(0, 2), (0, 1)], [(2, 3), (1, 2)], [(3, 4), (2, 3)], [(4, 5), (3, 4)], [(5, 6), (4, 5)],
+                      [(6, 6), (5, 6)]]  # conv has nothing new for the last band: no call
+    assert [band[0] for band in s.starts] == [0, 0, 1, 2, 3, 3]
+    assert [s.kept(k, 0) for k in range(6)] == [(0, 0), (2, 0), (2, 1), (2, 1), (2, 1), (0, 0)]
+    assert s.extra_macs == 0 and s.workspace_bytes == s.workspace_bound_bytes == 3 * 8
+    assert workspace_plan(s).arena_bytes == 24  # the buffer lives through the band: verified as any plan
+    # Under a stride-2 layer (pad 1): out row k reads conv rows [2k - 1, 2k + 2); one row kept (2k - 1).
+    s2 = schedule([CONV, RowWindow("s2", 3, 2, 1, 6, 3, in_row_bytes=8, out_row_bytes=4, row_macs=8)], 1,
+                  alignment=1, cached=True)
+    assert s2.rows == [[(0, 2), (0, 1)], [(2, 4), (1, 2)], [(4, 6), (2, 3)]] and s2.extra_macs == 0
+    assert [s2.kept(k, 0) for k in range(3)] == [(0, 0), (1, 1), (1, 2)]
+
+
 def _calls(s: schedule, in_row: int, out_row: int) -> list[list[BandCall]]:
     """stage_calls's view of schedule S, by hand: what band_runs compares (rows, buffers, offsets)."""
     bands = []
@@ -104,6 +121,7 @@ def test_the_vww_shape_by_bands_gives_the_layer_by_layer_bytes(vww, tmp_path, ta
                               memory="patch")
     p = report["patch"]
     assert report["memory_mode"] == "patch" and len(p["layers"]) >= 4
+    assert p["halos"] == "cached" and p["band_rows"] == 1  # the smallest arena: cached halos, bands of 1 row
     assert report["arena_bytes"] < report["arena_lower_bound_bytes"]  # below the layer-by-layer bound
     assert report["arena_bytes"] >= p["arena_bound_bytes"] > 0
     np.testing.assert_array_equal(run_project(tmp_path / "p", x, raw=True), reference)
@@ -111,7 +129,7 @@ def test_the_vww_shape_by_bands_gives_the_layer_by_layer_bytes(vww, tmp_path, ta
 
 @pytest.mark.qemu
 @pytest.mark.xdist_group("qemu")
-def test_vww_on_cortex_m7_fits_32_kib_by_default_with_its_recompute_reported(vww, tmp_path):
+def test_vww_on_cortex_m7_fits_32_kib_by_default_with_its_halos_reported(vww, tmp_path):
     need("arm-none-eabi-gcc", "make", "qemu-system-arm")
     model, calib, graph, x, reference = vww
     result = mcucompile("build", model, "--target", "cortex-m7", "--calib", calib, "-o", tmp_path / "m7")
@@ -119,8 +137,10 @@ def test_vww_on_cortex_m7_fits_32_kib_by_default_with_its_recompute_reported(vww
     report = json.loads((tmp_path / "m7" / "report.json").read_text())
     assert report["memory_mode"] == "patch" and report["arena_bytes"] <= 32768
     p = report["patch"]
-    assert p["extra_macs"] > 0 and f"{p['extra_macs']:,} MACs recomputed" in result.stdout
-    assert report["execution_order"][:len(p["layers"]) * p["bands"]] == list(range(len(p["layers"]))) * p["bands"]
+    # Cached halos: each row once, and a call only where a band has new rows for the layer.
+    assert p["halos"] == "cached" and p["extra_macs"] == 0 and "halos cached" in result.stdout
+    calls = [i for band in p["rows"] for i, (a, b) in enumerate(band) if b > a]
+    assert report["execution_order"][:len(calls)] == calls and len(calls) >= len(p["layers"]) * 2
     # Layer by layer when asked: the tensor-level bound, no recompute.
     result = mcucompile("build", model, "--target", "cortex-m7", "--calib", calib, "--memory", "layer",
                         "-o", tmp_path / "layer")
@@ -139,13 +159,14 @@ def test_vww_on_cortex_m7_fits_32_kib_by_default_with_its_recompute_reported(vww
     assert sum(la["counted_instructions"] for la in profile["layers"]) <= profile["invoke_counted_instructions"]
 
 
-def _forced(monkeypatch, stage: int, band: int):
+def _forced(monkeypatch, stage: int, band: int, cached: bool = False):
     """lower's patch choice replaced by the first `stage` layers in bands of `band` rows (where that many
-    layers form the leading chain), whatever the memory it saves: for the edge networks of the test plan."""
+    layers form the leading chain), halos `cached` or recomputed, whatever the memory it saves: for the
+    edge networks of the test plan."""
     def choose(program, alignment=16, max_recompute=None):
         windows = row_windows(program)[:stage]
-        return PatchOption(schedule(windows, min(band, windows[-1].out_h), alignment), 0) if len(windows) >= 2 \
-            else None
+        return PatchOption(schedule(windows, min(band, windows[-1].out_h), alignment, cached), 0) \
+            if len(windows) >= 2 else None
     monkeypatch.setattr(lower_module, "best_patch", choose)
 
 
@@ -158,15 +179,17 @@ PLAN_FAMILIES = [("host", "ref"), ("cortex-m7", "auto"), ("cortex-m4", "auto"), 
 @pytest.mark.parametrize("target, kernels", PLAN_FAMILIES)
 def test_the_plan_networks_by_bands_on_every_family(networks, tmp_path, monkeypatch, target, kernels):
     """The kernel test plan's networks (asymmetric padding, strides 1 and 2, odd sizes, channel tails,
-    weight zero points), their leading chain run in bands of 1 and 2 rows."""
+    weight zero points), their leading chain run in bands of 1 and 2 rows, halos recomputed, and cached in bands of 2."""
     need(*_tools(target))
     t, board = resolve(target, None)
     for name, (graph, xq, reference, kinds) in networks.items():
-        for band in (1, 2):
-            _forced(monkeypatch, len(kinds), band)
-            out = tmp_path / f"{name}-{band}"
+        # (Cached halos in bands of 1 row: the VWW test above, whose patch schedule is that.)
+        for band, cached in ((1, False), (2, False), (2, True)):
+            _forced(monkeypatch, len(kinds), band, cached)
+            out = tmp_path / f"{name}-{band}-{cached}"
             report = build_from_graph(graph, t, out, board, place(board) if board else None,
                                       compile_firmware=True if board else None, kernels=kernels, memory="patch")
-            assert report["patch"]["band_rows"] == band and len(report["patch"]["layers"]) >= 2, name
+            p = report["patch"]
+            assert p["band_rows"] == band and len(p["layers"]) >= 2 and (p["halos"] == "cached") == cached, name
             np.testing.assert_array_equal(run_nhwc(out, xq).reshape(len(xq), -1), reference,
-                                          err_msg=f"{name}, bands of {band}, {target} --kernels {kernels}")
+                                          err_msg=f"{name}, bands of {band}, cached {cached}, {target} --kernels {kernels}")

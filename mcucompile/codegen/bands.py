@@ -1,7 +1,8 @@
 """The calls of a patch stage (memory/patch.py): each layer of the stage once per band, on rows.
 
-A band call is the layer's own kernel call with the shapes of its rows: the input is the rows the
-band's outputs read, starting at the first one that exists (rows above the image are padding), so
+A band call is the layer's own kernel call with the shapes of its rows (with cached halos, only the
+rows no band has computed before; the band buffer keeps the rows the next layer reads again, moved to
+its start by one memmove): the input is the rows the band's outputs read, starting at the first one that exists (rows above the image are padding), so
 the call's top padding is what is left of the layer's padding above that row; rows past the input's
 end are the image's own bottom padding, which the kernels already treat as such. The first layer
 reads the stage input in place, the last writes its rows of the stage output in place, and the
@@ -61,6 +62,9 @@ class BandCall:
     rows: tuple[int, int, int] = (0, 0, 0)  # (input rows, output rows, top padding): what the view varies
     src_at: tuple[str, int] = ("", 0)  # (buffer, byte offset) of src
     dst_at: tuple[str, int] = ("", 0)
+    # Cached halos: (from, bytes) of the rows the band buffer keeps for the next layer, moved from that
+    # offset to its start before the call; (0, 0): nothing moves.
+    move: tuple[int, int] = (0, 0)
 
 
 @dataclasses.dataclass
@@ -87,21 +91,33 @@ def _stepped(base: str, offset: int, step: int) -> str:
 
 
 def stage_calls(layers: list[Layer], patch, locations: dict[str, str]) -> list[list[BandCall]]:
-    """Per band, the stage's calls in order."""
+    """Per band, the stage's calls in order (a layer with no new rows in a band has none)."""
     windows = patch.layers
     n = len(windows)
+    held = [0] * n  # rows of each layer's output computed so far (its buffer holds them from its start)
     bands = []
-    for rows in patch.rows:
+    for k, rows in enumerate(patch.rows):
         calls = []
         for i, (w, layer) in enumerate(zip(windows, layers[:n])):
             a, b = rows[i]
-            lo, hi = w.input_rows(a, b) if i == 0 else rows[i - 1]
+            if a == b:
+                continue
+            lo, hi = w.input_rows(a, b)
             pad = w.pad_top + lo - a * w.stride_h
-            assert 0 <= pad <= w.pad_top and (i == 0 or (lo, hi) == w.input_rows(a, b)), (layer.name, rows)
-            src_at = (locations[layer.input], lo * w.in_row_bytes if i == 0 else 0)
-            dst_at = (locations[layer.output], a * w.out_row_bytes if i == n - 1 else 0)
+            assert 0 <= pad <= w.pad_top, (layer.name, rows)
+            if i == 0:  # the stage input, in place
+                src_at = (locations[layer.input], lo * w.in_row_bytes)
+            else:  # the previous layer's band buffer, which holds its rows from its start
+                start = patch.buffer_start(k, i - 1)
+                assert start <= lo and hi <= held[i - 1], (layer.name, k, rows)
+                src_at = (locations[layer.input], (lo - start) * w.in_row_bytes)
+            start = patch.buffer_start(k, i)
+            dst_at = (locations[layer.output], a * w.out_row_bytes if i == n - 1 else (a - start) * w.out_row_bytes)
+            kept, by = patch.kept(k, i) if i < n - 1 else (0, 0)
+            move = (by * w.out_row_bytes, kept * w.out_row_bytes) if kept and by else (0, 0)
             calls.append(BandCall(band_view(layer, hi - lo, b - a, pad), layer.index, _offset(*src_at),
-                                  _offset(*dst_at), (hi - lo, b - a, pad), src_at, dst_at))
+                                  _offset(*dst_at), (hi - lo, b - a, pad), src_at, dst_at, move))
+            held[i] = b
         bands.append(calls)
     return bands
 
@@ -110,7 +126,7 @@ def _step(previous: list[BandCall], band: list[BandCall]) -> tuple | None:
     """The calls' (src, dst) offset steps from PREVIOUS to BAND, or None if they differ otherwise."""
     steps = []
     for p, c in zip(previous, band):
-        if (p.index, p.rows, p.src_at[0], p.dst_at[0]) != (c.index, c.rows, c.src_at[0], c.dst_at[0]):
+        if (p.index, p.rows, p.src_at[0], p.dst_at[0], p.move) != (c.index, c.rows, c.src_at[0], c.dst_at[0], c.move):
             return None
         steps.append((c.src_at[1] - p.src_at[1], c.dst_at[1] - p.dst_at[1]))
     return tuple(steps)
@@ -120,7 +136,7 @@ def band_runs(bands: list[list[BandCall]]) -> list[BandRun]:
     """The bands grouped into runs of equal calls whose addresses advance by the same steps."""
     runs: list[tuple[int, int, tuple | None]] = []  # (first, count, steps)
     for k in range(len(bands)):
-        if runs:
+        if runs and len(bands[k]) == len(bands[k - 1]):
             first, count, steps = runs[-1]
             step = _step(bands[k - 1], bands[k])
             if step is not None and (count == 1 or step == steps):

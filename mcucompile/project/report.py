@@ -1,16 +1,27 @@
 """report.json: what was built, with the figures a user checks first."""
 from __future__ import annotations
 
+import dataclasses
+
 from ..codegen.emit import model_interface
 from ..codegen.program import Program
 from ..memory.assign import PATCH_WORKSPACE
+from ..memory.plan import lower_bound
 from .layer_table import layer_rows, totals
 
 
 def execution_order(program: Program) -> list[int]:
     patch = program.memory.patch
     n = len(patch.layers) if patch else 0
-    return [i for _ in (patch.rows if patch else []) for i in range(n)] + [layer.index for layer in program.layers[n:]]
+    stage = [i for band in (patch.rows if patch else []) for i, (a, b) in enumerate(band) if b > a]
+    return stage + [layer.index for layer in program.layers[n:]]
+
+
+def halo_text(p: dict) -> str:
+    """What a patch stage (report.json's `patch`) pays for its halos, for people."""
+    if p.get("halos") == "cached":
+        return "halos cached (each row computed once, no MAC recomputed)"
+    return f"{p['extra_macs']:,} MACs recomputed (+{p['extra_macs_fraction']:.1%} of the model's)"
 
 
 def patch_summary(program: Program) -> dict | None:
@@ -21,9 +32,11 @@ def patch_summary(program: Program) -> dict | None:
     if patch is None:
         return None
     plan, macs = program.plan, sum(layer.macs for layer in program.layers)
-    bound = max(sum(patch.workspace_bound_bytes if b.name == PATCH_WORKSPACE else b.size
-                    for b in plan.buffers if b.first <= step <= b.last) for step in range(len(program.layers)))
+    # lower_bound counts an in-place layer's input and output once (one share_with block).
+    bound = lower_bound([dataclasses.replace(b, size=patch.workspace_bound_bytes) if b.name == PATCH_WORKSPACE else b
+                         for b in plan.buffers])
     return {"layers": [w.name for w in patch.layers], "band_rows": patch.band, "bands": len(patch.rows),
+            "halos": "cached" if patch.cached else "recomputed",
             "rows": [[list(r) for r in band] for band in patch.rows], "workspace_bytes": patch.workspace_bytes,
             "workspace_bound_bytes": patch.workspace_bound_bytes, "stage_output_bytes": patch.stage_output_bytes,
             "extra_macs": patch.extra_macs, "extra_macs_fraction": round(patch.extra_macs / macs, 4) if macs else 0,

@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from ..codegen.env import make_env
 from ..memory.plan import ArenaPlan
+from .report import halo_text
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac")
@@ -119,8 +120,7 @@ def memory_text(report: dict) -> str:
     if p:
         lines.append(f"patch stage: layers 0-{len(p['layers']) - 1} in {p['bands']} bands of {p['band_rows']} output "
                      f"rows, {p['workspace_bytes']:,} bytes of workspace (its bound {p['workspace_bound_bytes']:,}); "
-                     f"the arena's bound {p['arena_bound_bytes']:,} bytes; {p['extra_macs']:,} MACs recomputed "
-                     f"(+{p['extra_macs_fraction']:.1%} of the model's)")
+                     f"the arena's bound {p['arena_bound_bytes']:,} bytes; {halo_text(p)}")
     lines.append(f"{'layer by layer, the tensors would take' if p else 'tensors'} {report['tensor_arena_bytes']:,} "
                  f"bytes, tensor-level lower bound {bound:,} bytes (+{over:.1f}%)")
     return "\n".join(lines) + ("\n" + ArenaPlan.from_dict(plan).render_text() if plan else "")
