@@ -86,8 +86,8 @@ def patch_rows(name: str, graph) -> list[str]:
         s = patch_summary(auto)
         rows.append(f"| {name} | {target} | {layer.arena_bytes:,} | {auto.arena_bytes:,} "
                     f"({auto.arena_bytes / layer.arena_bytes - 1:+.0%}) | 0-{len(p.layers) - 1} | "
-                    f"{len(p.rows)} x {p.band} rows | {p.workspace_bytes:,} | {s['arena_bound_bytes']:,} | "
-                    f"{p.extra_macs:,} (+{p.extra_macs / macs:.1%}) |")
+                    f"{len(p.rows)} x {p.band} rows | {'cached' if p.cached else 'recomputed'} | "
+                    f"{p.workspace_bytes:,} | {s['arena_bound_bytes']:,} | {p.extra_macs:,} (+{p.extra_macs / macs:.1%}) |")
     return rows
 
 
@@ -106,8 +106,8 @@ def main() -> None:
         lines.append(f"TensorFlow Lite Micro records {TFLM_VWW_ARENA:,} bytes of arena for the VWW network "
                      "(73,728 for tensors and scratch).")
         lines += ["", "## Layer by layer against a patch stage (`--memory layer` / `--memory auto`)", "",
-                  "| model | target | layer by layer (bytes) | patch (bytes) | stage layers | bands | workspace "
-                  "| patch bound | recomputed MACs |", "|---|---|---:|---:|---|---|---:|---:|---:|"]
+                  "| model | target | layer by layer (bytes) | patch (bytes) | stage layers | bands | halos | workspace "
+                  "| patch bound | recomputed MACs |", "|---|---|---:|---:|---|---|---|---:|---:|---:|"]
         for name, graph in graphs.items():
             lines += patch_rows(name, graph)
             print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
@@ -115,7 +115,7 @@ def main() -> None:
             if (SHARED / file).is_file():
                 lines += patch_rows(file, compile_graph(SHARED / file))
             else:
-                lines.append(f"| {file} | not found under {SHARED} | | | | | | | |")
+                lines.append(f"| {file} | not found under {SHARED} | | | | | | | | |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
