@@ -192,7 +192,7 @@ def patch_text(report) -> str:
     from .project.report import halo_text
 
     p = report["patch"]
-    return (f"patch stage: layers 0-{len(p['layers']) - 1} in {p['bands']} bands of {p['band_rows']} output rows, "
+    return (f"patch stage: layers 0-{len(p['layers']) - 1} in {p['bands']} bands of {p['band_rows']} output row{'s' if p['band_rows'] != 1 else ''}, "
             f"workspace {p['workspace_bytes']:,} bytes; arena {report['arena_bytes']:,} bytes against its bound "
             f"{p['arena_bound_bytes']:,}; {halo_text(p)}")
 

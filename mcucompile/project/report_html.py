@@ -119,7 +119,7 @@ def memory_text(report: dict) -> str:
     p = report.get("patch")
     if p:
         lines.append(f"patch stage: layers 0-{len(p['layers']) - 1} in {p['bands']} bands of {p['band_rows']} output "
-                     f"rows, {p['workspace_bytes']:,} bytes of workspace (its bound {p['workspace_bound_bytes']:,}); "
+                     f"row{'s' if p['band_rows'] != 1 else ''}, {p['workspace_bytes']:,} bytes of workspace (its bound {p['workspace_bound_bytes']:,}); "
                      f"the arena's bound {p['arena_bound_bytes']:,} bytes; {halo_text(p)}")
     lines.append(f"{'layer by layer, the tensors would take' if p else 'tensors'} {report['tensor_arena_bytes']:,} "
                  f"bytes, tensor-level lower bound {bound:,} bytes (+{over:.1f}%)")
