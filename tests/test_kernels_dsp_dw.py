@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from mcucompile.build import build_from_graph
-from mcucompile.kernels.arm_dsp import (MAX_RIGHT, channel_records, dwconv3x3_inplace_ok, dwconv3x3_records,
+from mcucompile.kernels.arm_dsp import (DWCONV3X3_WIDE, MAX_RIGHT, Depthwise3x3, channel_records,
+                                        dwconv3x3_compact_fits, dwconv3x3_inplace_ok, dwconv3x3_records,
                                         dwconv3x3_requantize, pack_depthwise3x3_int8)
 from mcucompile.project.fit import place
 from mcucompile.quant.fixedpoint import requantize
@@ -61,11 +62,49 @@ def test_weights_are_the_filter_bytes_and_records_pack_the_shifts():
     assert words.view(np.int8)[63] == 0
     w2d = np.array([[1, -2, 3, 4, -5, 6, 7, -8, 127], [-128, 0, 0, 0, 0, 0, 0, 0, 1]])
     records, scale = channel_records(w2d, np.array([100, -7]), -128, [1 << 30, 1 << 29], [-3, 1], -5)
-    got = dwconv3x3_records(records, scale, -5)
-    assert got.shape == (2, 3)
-    assert list(got[:, 0]) == [100 + 128 * int(w2d[0].sum()), -7 + 128 * int(w2d[1].sum())]
-    assert list(got[:, 1]) == [1 << 30, 1 << 29]
-    assert list(got[:, 2]) == [3 | 1 << 8 | 0xFB << 16, 0 | 2 << 8 | 0xFB << 16]
+    bias = [100 + 128 * int(w2d[0].sum()), -7 + 128 * int(w2d[1].sum())]
+    compact = dwconv3x3_records(records, scale, -5)
+    assert compact.shape == (5,) and compact[0] == 0xFB  # header: the output zero point, compact form
+    body = compact[1:].reshape(2, 2)
+    assert list(body[:, 0]) == [1 << 30, 1 << 29]
+    # bias << 8 | (left - 1) << 5 | right: left 1, right 3; left 2, right 0.
+    assert list(body[:, 1]) == [bias[0] * 256 | 3, bias[1] * 256 | 1 << 5]
+    wide = dwconv3x3_records(records, scale, -5, compact=False)
+    assert wide.shape == (7,) and wide[0] == 0xFB | DWCONV3X3_WIDE
+    body = wide[1:].reshape(2, 3)
+    assert list(body[:, 0]) == bias and list(body[:, 1]) == [1 << 30, 1 << 29]
+    assert list(body[:, 2]) == [3 | 1 << 8, 0 | 2 << 8]
+
+
+def _decode_compact(word: int) -> tuple[int, int, int]:
+    """(bias, right, left) of a compact record's second word, as mcu_nn_dsp.h defines it."""
+    return word >> 8, word & 0x1F, (word >> 5 & 7) + 1
+
+
+def test_compact_records_only_where_every_channel_fits():
+    """The 24-bit bias edges, left up to 8, right up to MAX_RIGHT: compact, decoded back exactly; one
+    channel out of range (bias 2^23 or -2^23 - 1, left 9) sends the whole layer to the wide form."""
+    def records_of(bias, shift):
+        w2d = np.array([[1, 0, 0, 0, 0, 0, 0, 0, 0]] * len(bias))
+        return channel_records(w2d, np.array(bias), 0, [1 << 30] * len(bias), shift, 7)
+
+    edge = [(1 << 23) - 1, -(1 << 23), 0, -1]
+    for shift in ([-MAX_RIGHT] * 4, [-1, 0, 1, -12], [7, -3, 0, 2]):
+        records, scale = records_of([b >> int(max(s, 0)) for b, s in zip(edge, shift)], shift)
+        got = dwconv3x3_records(records, scale, 7)
+        assert got[0] == 7, shift
+        for ch, (mult, word) in enumerate(got[1:].reshape(-1, 2)):
+            s = shift[ch]
+            assert mult == 1 << 30
+            assert _decode_compact(int(word)) == (edge[ch] >> int(max(s, 0)), max(-s, 0), max(s, 0) + 1)
+    for bias, shift in (([1 << 23, 0], [0, 0]), ([0, -(1 << 23) - 1], [0, 0]), ([0, 1], [-1, 8])):
+        records, scale = records_of(bias, shift)
+        if records is None:  # channel_records refuses left 9 with these weights: no layer either way
+            continue
+        got = dwconv3x3_records(records, scale, 7)
+        assert got[0] == 7 | DWCONV3X3_WIDE and list(got[1:].reshape(-1, 3)[:, 0]) == bias
+    assert not dwconv3x3_compact_fits([0], [0], [9]) and not dwconv3x3_compact_fits([0], [32], [1])
+    assert dwconv3x3_compact_fits([0], [31], [8])
 
 
 def _replay_inplace(in_hw, out_hw, stride_h, pad_top) -> bool:
@@ -105,6 +144,23 @@ def test_inplace_rule_equals_the_replay():
 @pytest.mark.parametrize("name, channels, size, layers", PLAN, ids=[p[0] for p in PLAN])
 def test_dwconv3x3_dsp8_equals_numpy_reference(tmp_path, name, channels, size, layers):
     need("arm-none-eabi-gcc", "make", "qemu-system-arm")
+    _check_plan(tmp_path, name, channels, size, layers)
+
+
+@pytest.mark.qemu
+@pytest.mark.xdist_group("qemu")
+@pytest.mark.parametrize("name", ["odd", "extreme_zp"])
+def test_dwconv3x3_dsp8_wide_records_equal_numpy_reference(tmp_path, monkeypatch, name):
+    """The wide (12-byte) records, which a layer whose values leave the compact form takes: forced here
+    on every layer of two plan entries."""
+    need("arm-none-eabi-gcc", "make", "qemu-system-arm")
+    monkeypatch.setattr(Depthwise3x3, "COMPACT", False)
+    _check_plan(tmp_path, *next(p for p in PLAN if p[0] == name))
+
+
+def _check_plan(tmp_path, name, channels, size, layers):
+    """Builds one PLAN entry for each of TARGETS, all its depthwise layers on KERNEL, and compares the
+    device's output with the simulation."""
     graph, xq, reference = plan_case(tmp_path, name, channels, size, layers, model_seed=len(name) + 7,
                                      data_seed=5, forced=FORCED.get(name, {}))
     for target_name in TARGETS:
@@ -120,14 +176,16 @@ def test_dwconv3x3_dsp8_equals_numpy_reference(tmp_path, name, channels, size, l
 @pytest.mark.qemu
 @pytest.mark.xdist_group("qemu")
 def test_dwconv3x3_dsp8_in_place_equals_numpy_reference(tmp_path):
-    """A depthwise layer between two buffers the arena can share only if it runs in place."""
+    """A depthwise layer between two buffers the arena can share only if it runs in place (the
+    layer-by-layer schedule: the patch stage would run these layers band by band instead)."""
     need("arm-none-eabi-gcc", "make", "qemu-system-arm")
     layers = [("conv", 16, 3, 1, [1, 1, 1, 1]), ("dw", 3, 1, [1, 1, 1, 1]), ("dw", 3, 2, [0, 0, 1, 1]),
               ("pw", 6)]
     graph, xq, reference = plan_case(tmp_path, "inplace", 3, (12, 10), layers, model_seed=3, data_seed=8,
                                      forced={})
     target, board = resolve("cortex-m7", None)
-    report = build_from_graph(graph, target, tmp_path / "m7", board, place(board), compile_firmware=True)
+    report = build_from_graph(graph, target, tmp_path / "m7", board, place(board), compile_firmware=True,
+                              memory="layer")
     by_index = {l["index"]: l for l in report["layers"]}
     inplace = [i for i in report["inplace_layers"] if by_index[i]["kernel"] == KERNEL]
     assert inplace, report["inplace_layers"]

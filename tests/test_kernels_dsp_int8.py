@@ -17,7 +17,8 @@ import pytest
 from mcucompile.build import build_from_graph, build_project
 from mcucompile.errors import McuCompileError
 from mcucompile.kernels.arm_dsp import channel_records, requantize_dsp
-from mcucompile.kernels.arm_dsp_int8 import column_pairs, pack_matmul_int8, records_int8, records_packed
+from mcucompile.kernels.arm_dsp_int8 import (column_pairs, pack_matmul_int8, records_compact, records_int8,
+                                             records_packed)
 from mcucompile.quant.fixedpoint import requantize
 from mcucompile.project.fit import place
 from mcucompile.run import run_nhwc
@@ -162,6 +163,58 @@ def test_packed_records_requantize_as_the_reference(shift, zp_out, act):
         np.testing.assert_array_equal(_output_stage(many, packed[c], *act), want)
 
 
+def test_compact_records_layout_and_refusals():
+    w = np.full((2, 4), 127)
+    records, scale = channel_records(w, np.array([100, -7]), -128, [1 << 30, (1 << 31) - 1], [-3, -1], -7)
+    compact = records_compact(records, scale)
+    assert list(compact) == [-13, -(1 << 31), (100 + 128 * 4 * 127) << 8 | 2, -2, (-7 + 128 * 4 * 127) << 8 | 0]
+    # Refused (the 3-word records instead): a left shift above 1, right = 0, a multiplier below 2^30,
+    # a bias outside 24 bits.
+    low = -(1 << 23) - 1  # input zero point 0: the folded bias is the bias, one below the 24-bit range
+    for mult, shift, bias in [((1 << 30, 1 << 30), (-3, 1), (0, 0)), ((1 << 30, 1 << 30), (-3, 0), (0, 0)),
+                              ((1 << 30, (1 << 30) - 1), (-3, -3), (0, 0)),
+                              ((1 << 30, 1 << 30), (-3, -3), (0, 1 << 23)), ((1 << 30, 1 << 30), (-3, -3), (0, low))]:
+        plan = channel_records(np.ones((2, 4)), np.array(bias), 0, list(mult), list(shift), 3)
+        assert plan is not None and records_compact(*plan) is None, (mult, shift, bias)
+    plan = channel_records(np.ones((2, 4)), np.array([0, -(1 << 23)]), 0, [1 << 30] * 2, [-3, -3], 3)
+    assert records_compact(*plan) is not None  # the most negative bias that fits
+
+
+def _output_stage_compact(acc, odd, record, act_min, act_max):
+    """numpy model of the compact output stage (mcu_dsp8_store3c / MCU_DSP8_PAIR_STAGE), instruction by
+    instruction: x = SMMLAR(acc, m2, acc), t = x + (x ASR 31), ASR by the word's low byte (right - 1),
+    then SSAT #8 of (t + odd) ASR 1. Only the low byte of the shift word is a shift: the bias above it
+    is read by the kernels' accumulator start."""
+    m2, word = (int(v) for v in record)
+    a = np.asarray(acc, np.int64)
+    x = (a * m2 + (a << 32) + (1 << 31)) >> 32
+    assert np.all(np.abs(x) < 2 ** 31)
+    t = (x + (x >> 31)) >> (word & 0xFF)
+    return np.clip(np.clip((t + odd) >> 1, -128, 127), act_min, act_max)
+
+
+@pytest.mark.parametrize("shift, zp_out, act", [(-9, -128, (-128, 127)), (-1, 127, (-128, 127)), (-5, 5, (-20, 90)),
+                                                (-20, 0, (0, 127)), (-2, -1, (-128, 127)), (-12, 100, (-128, 127))])
+def test_compact_records_requantize_as_the_reference(shift, zp_out, act):
+    rng = np.random.default_rng(abs(shift) + zp_out + 500)
+    w = rng.integers(-128, 128, (3, 16))
+    bias = rng.integers(-5000, 5000, 3)
+    mult = [1 << 30, (1 << 31) - 1, 1518500250]
+    records, scale = channel_records(w, bias, -128, mult, shift, zp_out)
+    compact = records_compact(records, scale)
+    assert compact is not None and len(compact) == 1 + 2 * 3
+    odd, pairs = int(compact[0]), compact[1:].reshape(3, 2)
+    assert odd == 2 * zp_out + 1
+    x = rng.integers(-128, 128, (200, 16))
+    for c in range(3):
+        acc = bias[c] + (x + 128) @ w[c]
+        np.testing.assert_array_equal((int(pairs[c, 1]) >> 8) + x @ w[c], acc)  # the bias above the shift byte
+        limit = (1 << 30) // int(scale[c]) - 1
+        many = np.concatenate([acc, np.arange(-70000, 70000), rng.integers(-limit, limit + 1, 100000), [-limit, limit]])
+        want = requantize(many, np.int64(mult[c]), np.int64(shift), zp_out, *act)
+        np.testing.assert_array_equal(_output_stage_compact(many, odd, pairs[c], *act), want)
+
+
 @pytest.mark.qemu
 @pytest.mark.xdist_group("qemu")
 @pytest.mark.parametrize("name, channels, size, layers", PLAN, ids=[p[0] for p in PLAN])
@@ -179,6 +232,9 @@ def test_dsp_int8_kernels_equal_numpy_reference(tmp_path, name, channels, size, 
                                   kernels="auto")
         assert [l["kernel"] for l in report["layers"] if "avgpool" not in l["kernel"] and "dwconv" not in l["kernel"]] \
             == want
+        # Both record forms run: the layers with a left shift above 1 (SHIFTED) the 3-word `_rec3` twins.
+        rec3 = ["3-word" in l["variant"] for l in report["layers"] if l["kernel"] in want]
+        assert not all(rec3) and any(rec3) == bool(SHIFTED.get(name)), rec3
         y = run_nhwc(project, xq)
         np.testing.assert_array_equal(y.reshape(4, -1), reference, err_msg=f"{name} on {target_name}")
 

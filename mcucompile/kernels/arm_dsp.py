@@ -199,8 +199,13 @@ class Conv:
         zw = weight_zero_point(ctx.node)
         kernel, variant, extra = self._kernel(kind, zw, ctx)
         weights, records = self._pack(w2d, zw, order, *plan)
+        variant = self._records_call(kernel, records, variant, extra)
         return _layer(ctx, kernel, variant, summary, weights, records, geometry, in_shape, out_shape,
                       self._scratch(kind, k4), self.CODE_BYTES.get(kernel, 4096), **extra)
+
+    def _records_call(self, kernel: str, records: np.ndarray, variant: str, extra: dict) -> str:
+        """The variant's text for these records, `extra` gaining the call they need: one form here."""
+        return variant
 
     def build(self, ctx) -> Layer:
         node = ctx.node
@@ -254,7 +259,10 @@ class Depthwise3x3:
     (w - zw leaves int8) and other kernels take Depthwise below."""
 
     KERNEL = "mcu_dwconv3x3_s8_dsp8"
-    CODE_BYTES = 3072  # arm-none-eabi-gcc 12 -O2: 2,080 bytes on cortex-m7, with half again as margin
+    # Targets that call the kernel itself (loops ordered for dual issue); the others call its `_1x` twin.
+    DUAL_ISSUE = frozenset({"cortex-m7"})
+    COMPACT = True  # 8-byte channel records where a layer's values fit them (False: always the wide form)
+    CODE_BYTES = 3072  # arm-none-eabi-gcc 12 -O2: 2,090 bytes linked on cortex-m7 (one order), half again as margin
 
     def applies(self, ctx) -> bool:
         node = ctx.node
@@ -278,11 +286,17 @@ class Depthwise3x3:
         scratch = dwconv3x3_scratch_bytes(c, out_shape[1], sw)
         sources = [f"arm_dsp/{self.KERNEL}.c"]
         inplace = dwconv3x3_inplace_ok(in_shape[:2], out_shape[:2], sh, pads[0])
-        layer = _layer(ctx, self.KERNEL, "Arm DSP, int8 weights, 2 taps of a channel per SMLAD",
+        channels = dwconv3x3_records(records, scale, ctx.y.qparams.scalar_zero_point, self.COMPACT)
+        variant, extra = "Arm DSP, int8 weights, 2 taps of a channel per SMLAD", {}
+        if channels[0] & DWCONV3X3_WIDE:
+            variant += ", 12-byte channel records"
+        if ctx.target.name not in self.DUAL_ISSUE:  # the loops in the single-issue order (the kernel's `_1x` twin)
+            variant, extra["entry"] = variant + ", single-issue order", self.KERNEL + "_1x"
+        layer = _layer(ctx, self.KERNEL, variant,
                        f"depthwise conv 3x3 stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
-                       pack_depthwise3x3_int8(w), dwconv3x3_records(records, scale, ctx.y.qparams.scalar_zero_point),
+                       pack_depthwise3x3_int8(w), channels,
                        (3, 3, sh, sw, pads[0], pads[1]),
-                       in_shape, out_shape, scratch, self.CODE_BYTES)
+                       in_shape, out_shape, scratch, self.CODE_BYTES, **extra)
         if inplace:
             layer.inplace_kernel, layer.inplace_scratch, layer.inplace_sources = self.KERNEL, scratch, sources
         return layer
@@ -296,16 +310,35 @@ def pack_depthwise3x3_int8(w: np.ndarray) -> np.ndarray:
     return wrap_int32(b[:, 0] | b[:, 1] << 8 | b[:, 2] << 16 | b[:, 3] << 24).astype(np.int32)
 
 
-def dwconv3x3_records(records: np.ndarray, scale: np.ndarray, output_zp: int) -> np.ndarray:
-    """channel_records' [c, 4] records (bias scaled by 2^left) -> mcu_dwconv3x3_s8_dsp8's [c, 3]: the bias
-    unscaled, the multiplier, right | left << 8 | (output zero point & 0xFF) << 16 (the kernel derives
-    the rest per call). channel_records checked |bias| * 2^left < 2^30, so the scaled bias did not wrap
-    and the shift back is exact."""
-    left = np.log2(scale).astype(np.int64)
-    bias = np.asarray(records[:, 0], np.int64) >> left
-    right = np.asarray(records[:, 3], np.int64) - 1
-    packed = right | left << 8 | (int(output_zp) & 0xFF) << 16
-    return np.column_stack([bias, records[:, 1], packed]).astype(np.int32)
+# Header word of mcu_dwconv3x3_s8_dsp8's channels: this bit marks the wide (3-word) records.
+DWCONV3X3_WIDE = 0x100
+
+
+def dwconv3x3_compact_fits(bias, right, left) -> bool:
+    """Whether every channel's values fit the compact record {multiplier, bias << 8 | (left - 1) << 5 |
+    right} (mcu_nn_dsp.h): a 24-bit bias, a 5-bit right shift, left in 1..8."""
+    bias, right, left = (np.asarray(v, np.int64) for v in (bias, right, left))
+    return bool(np.all((bias >= -(1 << 23)) & (bias < 1 << 23) & (right >= 0) & (right < 32)
+                       & (left >= 1) & (left <= 8)))
+
+
+def dwconv3x3_records(records: np.ndarray, scale: np.ndarray, output_zp: int, compact: bool = True) -> np.ndarray:
+    """channel_records' [c, 4] records (bias scaled by 2^left) -> mcu_dwconv3x3_s8_dsp8's channels: the
+    header word (uint8) output_zp, with DWCONV3X3_WIDE for the wide form, then per channel the compact
+    record {multiplier, bias << 8 | (left - 1) << 5 | right} (8 bytes) where the whole layer fits it
+    (and `compact`), else the wide {bias, multiplier, right | left << 8} (12 bytes); the bias unscaled
+    (arm_dsp_int8.records_int8), the kernel derives the rest per call. Never clipped: a layer whose
+    values do not fit takes the wide form."""
+    from .arm_dsp_int8 import records_int8  # arm_dsp_int8 builds on this module
+    r8 = records_int8(records, scale).astype(np.int64)
+    bias, mult, right, left = r8[:, 0], r8[:, 1], r8[:, 3] - 1, r8[:, 4]
+    header = int(output_zp) & 0xFF
+    if compact and dwconv3x3_compact_fits(bias, right, left):
+        body = np.column_stack([mult, bias << 8 | (left - 1) << 5 | right])
+    else:
+        header |= DWCONV3X3_WIDE
+        body = np.column_stack([bias, mult, right | left << 8])
+    return wrap_int32(np.concatenate([[header], body.reshape(-1)])).astype(np.int32)
 
 
 def dwconv3x3_requantize(scaled_acc, records, act_min: int, act_max: int) -> np.ndarray:

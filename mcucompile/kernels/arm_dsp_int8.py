@@ -17,7 +17,10 @@ else is the int16 family's: `arm_dsp.channel_records` proves per channel that |a
 right <= MAX_RIGHT; this family accepts exactly the layers that one does (its int16 check,
 max|w| * 2^left < 2^15, also bounds `left`), and the rest take the reference. The records are three
 words per channel (`records_packed`: bias, multiplier, right + 1 | left << 8 | (2 zp_out + 1) << 16;
-the kernels rebuild the rounding constant), 8 bytes per channel less than the int16 family's.
+the kernels rebuild the rounding constant), 8 bytes per channel less than the int16 family's; and
+where a layer's channels all fit it, two (`records_compact`: 2m - 2^32, bias << 8 | (right - 1), after
+one word 2 zp_out + 1 for the layer), decoded by no instruction at all (a register shift reads only
+the low byte); the other layers call the kernels' `_rec3` twins.
 
 Weights with a zero point (legacy uint8 models, zw = node.attrs["weight_zp"]): w - zw spans
 [-255, 255], which int8 weights cannot hold, so the weights stay as they are and the zero point is
@@ -43,7 +46,8 @@ CHANNEL_WORDS = 5
 DUAL_ISSUE = frozenset({"cortex-m7"})
 # Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes of what a project links on cortex-m7
 # (one of each kernel's two orders, with its static helpers: pointwise 1,550, conv 2,400, their
-# weight-zero-point twins 1,730 and 2,610 bytes) with about half again as margin.
+# weight-zero-point twins 1,730 and 2,610 bytes; the 2-word-record kernels measured 1,520 and 2,070 on
+# person_detect) with about half again as margin. A model with layers of both record forms links both.
 CODE_BYTES = {"mcu_conv_s8_dsp8": 4096, "mcu_pwconv_s8_dsp8": 3072, "mcu_conv_s8_wzp_dsp8": 4608,
               "mcu_pwconv_s8_wzp_dsp8": 3584}
 
@@ -72,6 +76,30 @@ def records_packed(records: np.ndarray, scale: np.ndarray) -> np.ndarray:
     assert np.all(shift <= arm_dsp.MAX_RIGHT + 1) and np.all((left >= 0) & (left < 31))
     packed = shift | left << 8 | odd << 16
     return np.column_stack([r8[:, 0], r8[:, 1], wrap_int32(packed)]).astype(np.int32)
+
+
+# The 2-word records' bias field: bias << 8 must stay an int32.
+COMPACT_BIAS_LIMIT = 1 << 23
+
+
+def records_compact(records: np.ndarray, scale: np.ndarray) -> np.ndarray | None:
+    """The int16 family's [out_c, 4] records -> the 2-word form of mcu_pwconv_s8_dsp8 / mcu_conv_s8_dsp8:
+    one word 2 zp_out + 1 for the layer, then per channel {2m - 2^32 (as int32), bias << 8 | (right - 1)}
+    (the bias unscaled), flat; or None where a channel does not fit that form: left > 1 (a scale >= 1),
+    right = 0, a multiplier below 2^30 (2m - 2^32 would leave int32) or |bias| >= 2^23. Those layers take
+    the 3-word records (`records_packed`) and the kernels' `_rec3` twins. The output stage this form
+    feeds (SMMLAR, ADD with ASR #31, ASR by right - 1, ADD, SSAT) is proved equal to the 3-word one in
+    runtime_c/include/mcu_dsp8_matmul.h."""
+    r8 = records_int8(records, scale).astype(np.int64)
+    bias, mult, rounding, shift, left = r8.T
+    right = shift - 1
+    if not (np.all(left == 1) and np.all(right >= 1) and np.all(mult >= 1 << 30) and np.all(mult < 1 << 31)
+            and np.all((bias >= -COMPACT_BIAS_LIMIT) & (bias < COMPACT_BIAS_LIMIT))):
+        return None
+    odd = rounding >> right  # 2 zp_out + 1, the same for every channel of the layer
+    assert np.all(odd << right == rounding) and np.all(odd == odd[0]) and odd[0] % 2 == 1
+    words = np.column_stack([wrap_int32(2 * mult), bias << 8 | (right - 1)]).reshape(-1)
+    return np.concatenate([[odd[0]], words]).astype(np.int32)
 
 
 def column_pairs(k: int) -> np.ndarray:
@@ -132,8 +160,17 @@ class Conv(arm_dsp.Conv):
     def _pack(self, w2d: np.ndarray, zw: int, order: np.ndarray, records: np.ndarray, scale: np.ndarray):
         """int8 weights as they are (a zero point is the kernels' to subtract), in natural k order (the
         kernels widen the pixels and windows in that order), the records carrying left instead
-        (`records_int8`)."""
-        return pack_matmul_int8(w2d), records_packed(records, scale)
+        (`records_int8`): the 2-word form where the layer fits it (`records_compact`), else 3 words."""
+        compact = records_compact(records, scale)
+        return pack_matmul_int8(w2d), (records_packed(records, scale) if compact is None else compact)
+
+    def _records_call(self, kernel: str, records: np.ndarray, variant: str, extra: dict) -> str:
+        """A layer whose records do not fit the 2-word form (a [c, 3] array) calls the kernel's `_rec3`
+        twin (the 3-word records), single-issue or not."""
+        if records.ndim == 2:
+            extra["entry"] = kernel + "_rec3" + extra.get("entry", kernel)[len(kernel):]
+            variant += ", 3-word channel records"
+        return variant
 
     def _scratch(self, kind: str, k4: int) -> int:
         """mcu_pwconv_s8_dsp8_scratch_bytes / mcu_conv_s8_dsp8_scratch_bytes: the three columns, and for

@@ -16,6 +16,9 @@
  * One body per kernel, the layer's clamp (o.narrow) tested per block of outputs rather than compiled
  * into two bodies (MCU_DSP_CLAMP_BODIES): the output stage is assembly either way, so two bodies only
  * doubled the code.
+ *
+ * Each has a twin for the 3-word channel records, <kernel>_rec3 (and _rec3_1x), for a layer whose
+ * values do not fit the 2-word records (see mcu_dsp8_matmul.h); the compiler picks per layer.
  */
 #include "mcu_nn_dsp.h"
 
@@ -31,17 +34,29 @@ int32_t mcu_conv_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_sha
 void mcu_conv_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                       const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
-    mcu_dsp_out o = mcu_dsp_out_of(p);
-    mcu_dsp8_conv_body(0, 1, p, o, 0, in_shape, input, out_shape, weights, channels,
-                       output, scratch);
+    mcu_dsp8_conv_body(0, 1, 1, p, mcu_dsp_out_of(p), 0, in_shape, input, out_shape, weights, channels, output,
+                       scratch);
 }
 
 void mcu_conv_s8_dsp8_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                          const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
 {
-    mcu_dsp_out o = mcu_dsp_out_of(p);
-    mcu_dsp8_conv_body(0, 0, p, o, 0, in_shape, input, out_shape, weights, channels,
-                       output, scratch);
+    mcu_dsp8_conv_body(0, 0, 1, p, mcu_dsp_out_of(p), 0, in_shape, input, out_shape, weights, channels, output,
+                       scratch);
+}
+
+void mcu_conv_s8_dsp8_rec3(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                           const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
+{
+    mcu_dsp8_conv_body(0, 1, 0, p, mcu_dsp_out_of(p), 0, in_shape, input, out_shape, weights, channels, output,
+                       scratch);
+}
+
+void mcu_conv_s8_dsp8_rec3_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                              const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
+{
+    mcu_dsp8_conv_body(0, 0, 0, p, mcu_dsp_out_of(p), 0, in_shape, input, out_shape, weights, channels, output,
+                       scratch);
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -28,8 +28,9 @@
  * first input row not yet widened (or every input row is widened); the compiler checks that ahead of
  * time (kernels/arm_dsp.py, dwconv3x3_inplace_ok).
  *
- * Records: MCU_DWCONV3X3_RECORD_WORDS per channel (mcu_nn_dsp.h); the output stage (DW3_STAGE) equals
- * mcu_dsp_requantize on the sums scaled by 2^left, for right >= 1.
+ * Records: a header word, then 2 (compact) or 3 (wide) words per channel (mcu_nn_dsp.h), decoded once
+ * per call into the scratch blocks, so the form costs the loops nothing; the output stage (DW3_STAGE)
+ * equals mcu_dsp_requantize on the sums scaled by 2^left, for right >= 1.
  */
 #include "mcu_nn_dsp.h"
 
@@ -71,7 +72,8 @@ typedef struct {
  * of the group's first channel. Pixels x (bytes 0..3: channels c0..c3) and x + 1 become the pairs of
  * channels c0..c3 in rows d, d + nw, d + 2 nw, d + 3 nw: SXTB16 gives (c0, c2) of a pixel, SXTB16 ROR 8
  * (c1, c3), PKHBT / PKHTB pair them across the two pixels. Assembly: GCC 12 builds the pairs with UXTH
- * and ORR instead of PKHBT / PKHTB and spills the row offsets.
+ * and ORR instead of PKHBT / PKHTB and spills the row offsets. Each store after the instruction that
+ * makes its word's partner: llvm-mca-19 cortex-m7 15 -> 11 cycles per word, cortex-m4 unchanged.
  */
 MCU_ALWAYS_INLINE void widen_pairs4(const int8_t *x, int32_t c, int32_t *d, int32_t nw, int32_t n)
 {
@@ -80,21 +82,21 @@ MCU_ALWAYS_INLINE void widen_pairs4(const int8_t *x, int32_t c, int32_t *d, int3
     __asm__ volatile("1:\n\t"
                      "ldr    %[a], [%[x]]\n\t"
                      "ldr    %[b], [%[x], %[c]]\n\t"
-                     "add    %[x], %[x], %[c], lsl #1\n\t"
                      "sxtb16 %[ae], %[a]\n\t"
-                     "sxtb16 %[be], %[b]\n\t"
                      "sxtb16 %[a], %[a], ror #8\n\t"
+                     "add    %[x], %[x], %[c], lsl #1\n\t"
+                     "sxtb16 %[be], %[b]\n\t"
                      "sxtb16 %[b], %[b], ror #8\n\t"
                      "pkhbt  %[t], %[ae], %[be], lsl #16\n\t"
-                     "pkhtb  %[ae], %[be], %[ae], asr #16\n\t"
+                     "subs   %[n], %[n], #1\n\t"
                      "str    %[t], [%[d]]\n\t"
+                     "pkhtb  %[ae], %[be], %[ae], asr #16\n\t"
                      "str    %[ae], [%[d], %[nw2]]\n\t"
                      "pkhbt  %[t], %[a], %[b], lsl #16\n\t"
-                     "pkhtb  %[a], %[b], %[a], asr #16\n\t"
                      "str    %[t], [%[d], %[nw1]]\n\t"
+                     "pkhtb  %[a], %[b], %[a], asr #16\n\t"
                      "str    %[a], [%[d], %[nw3]]\n\t"
                      "add    %[d], %[d], #4\n\t"
-                     "subs   %[n], %[n], #1\n\t"
                      "bne    1b"
                      : [x] "+&r"(x), [d] "+&r"(d), [n] "+&r"(n), [a] "=&r"(a), [b] "=&r"(b), [ae] "=&r"(ae),
                        [be] "=&r"(be), [t] "=&r"(t)
@@ -138,29 +140,63 @@ static __attribute__((noinline)) void widen_row(const int8_t *input, int32_t iy,
  * |bias| * 2^left < 2^30); then the output stage's multiplier, half the rounding and right (DW3_STAGE).
  */
 
-/* Two scaled weights as an int16 pair (lo, hi): |w| * 2^left < 2^15, checked by the compiler. */
-MCU_ALWAYS_INLINE int32_t scaled_pair(int32_t lo, int32_t hi, int32_t left)
+/* One weight times 2^left. */
+MCU_ALWAYS_INLINE int32_t scaled(int32_t w, int32_t left)
 {
-    return (int32_t)((((uint32_t)lo << left) & 0xFFFFu) | ((uint32_t)hi << (16 + left)));
+    return (int32_t)((uint32_t)w << left);
 }
 
-/* weights: the layer's int8 [3][3][c]; records: MCU_DWCONV3X3_RECORD_WORDS per channel (mcu_nn_dsp.h). */
-static void scale_weights(const int8_t *w, const int32_t *records, int32_t c, int32_t *block)
+/* Two scaled weights as an int16 pair (lo, hi), one PKHBT: |w| * 2^left < 2^15, checked by the compiler. */
+MCU_ALWAYS_INLINE int32_t scaled_pair(int32_t lo, int32_t hi)
 {
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* One channel's record, either form (mcu_nn_dsp.h): the unscaled bias, the multiplier and the shifts. */
+typedef struct {
+    int32_t bias, multiplier, right, left;
+} channel_record;
+
+MCU_ALWAYS_INLINE channel_record read_record(const int32_t *r, int32_t wide)
+{
+    channel_record q;
+    if (wide) {
+        q.bias = r[0];
+        q.multiplier = r[1];
+        q.right = r[2] & 0xFF;
+        q.left = (r[2] >> 8) & 0xFF;
+    } else {
+        /* {multiplier, bias << 8 | (left - 1) << 5 | right}: the arithmetic shift restores the bias. */
+        q.multiplier = r[0];
+        q.bias = r[1] >> 8;
+        q.right = r[1] & 0x1F;
+        q.left = ((r[1] >> 5) & 0x7) + 1;
+    }
+    return q;
+}
+
+/* weights: the layer's int8 [3][3][c]; channels: the header word and c records (mcu_nn_dsp.h). One loop
+ * for both forms: a body per form would double this function's flash for a few cycles per channel. */
+static void scale_weights(const int8_t *w, const int32_t *channels, int32_t c, int32_t *block)
+{
+    const uint32_t header = (uint32_t)channels[0];
+    const int32_t zp = (int8_t)(header & 0xFFu);
+    const int32_t wide = (header & MCU_DWCONV3X3_WIDE) != 0;
+    const int32_t *records = channels + 1;
     int32_t ch, ky;
-    for (ch = 0; ch < c; ch++, records += MCU_DWCONV3X3_RECORD_WORDS, block += BLOCK_WORDS) {
-        const uint32_t packed = (uint32_t)records[2];
-        const int32_t right = (int32_t)(packed & 0xFFu), left = (int32_t)((packed >> 8) & 0xFFu);
-        const int32_t zp = (int8_t)(packed >> 16);
+    for (ch = 0; ch < c; ch++, records += wide ? 3 : 2, block += BLOCK_WORDS) {
+        const channel_record q = read_record(records, wide);
+        const int32_t right = q.right, left = q.left;
         for (ky = 0; ky < 3; ky++) {
             const int8_t *row = w + 3 * ky * c + ch;
+            const int32_t s0 = scaled(row[0], left), s1 = scaled(row[c], left), s2 = scaled(row[2 * c], left);
             /* (w0, w1) and (w1, w2): rows 0, 1 at words 0..3, row 2 at words 5, 6. */
             int32_t *d = block + (ky < 2 ? 2 * ky : 5);
-            d[0] = scaled_pair(row[0], row[c], left);
-            d[1] = scaled_pair(row[c], row[2 * c], left);
+            d[0] = scaled_pair(s0, s1);
+            d[1] = scaled_pair(s1, s2);
         }
-        block[4] = (int32_t)((uint32_t)records[0] << left);
-        block[7] = records[1];
+        block[4] = (int32_t)((uint32_t)q.bias << left);
+        block[7] = q.multiplier;
         /* half = rounding / 2 = 2^(right - 1) + zp * 2^right (see DW3_STAGE). */
         block[8] = (int32_t)((1u << (right - 1)) + (uint32_t)zp * (1u << right));
         block[9] = right;
@@ -210,26 +246,38 @@ typedef char row_job_layout_check[(offsetof(row_job, left) == 44 && offsetof(row
     "ldr    r10, [r6], #4\n\t" \
     "ldr    r11, [r7], #4\n\t"
 
-/* out0 = x0 w0 + x1 w1 + x2 w2, out1 = x1 w0 + x2 w1 + x3 w2 from a = (x0, x1), then a = (x2, x3). */
-#define DW3_PASS1_S1 \
-    "1:\n\t" \
-    "smlad  r12, r10, r1, r5\n\t" \
+/*
+ * The single-issue loops run two steps per iteration (COUNT >= 1 steps; an odd COUNT enters at the
+ * second copy): one SUBS and one taken branch per two steps, which the Cortex-M4 charges 1 + 3
+ * cycles (TRM table) per iteration.
+ */
+#define DW3_LOOP2(COUNT, STEP, TOP, MID) \
+    "adds   " COUNT ", " COUNT ", #1\n\t" \
+    "lsrs   " COUNT ", " COUNT ", #1\n\t" \
+    "bcc    " MID "f\n\t" \
+    TOP ":\n\t" STEP MID ":\n\t" STEP \
+    "subs   " COUNT ", " COUNT ", #1\n\t" \
+    "bne    " TOP "b\n\t"
+
+/* out0 = x0 w0 + x1 w1 + x2 w2, out1 = x1 w0 + x2 w1 + x3 w2 from a = (x0, x1), then a = (x2, x3). The two
+ * loads side by side: the Cortex-M4 pipelines the second (TRM table). */
+#define DW3_PASS1_S1 DW3_LOOP2("r9", DW3_STEP1_S1, "1", "5")
+#define DW3_STEP1_S1 \
     "smlatb lr, r10, r1, r5\n\t" \
-    "ldr    r10, [r6], #4\n\t" \
+    "smlad  r12, r10, r1, r5\n\t" \
     "smlad  r12, r11, r3, r12\n\t" \
     "smlatb lr, r11, r3, lr\n\t" \
+    "ldr    r10, [r6], #4\n\t" \
     "ldr    r11, [r7], #4\n\t" \
-    "smlabt r12, r10, r2, r12\n\t" \
     "smlad  lr, r10, r2, lr\n\t" \
+    "smlabt r12, r10, r2, r12\n\t" \
     "smlabt r12, r11, r4, r12\n\t" \
     "smlad  lr, r11, r4, lr\n\t" \
-    "subs   r9, r9, #1\n\t" \
-    "strd   r12, lr, [r8], #8\n\t" \
-    "bne    1b\n\t"
+    "strd   r12, lr, [r8], #8\n\t"
 
 /* out0 = x0 w0 + x1 w1 + x2 w2, out1 = x2 w0 + x3 w1 + x4 w2 from a = (x0, x1), then (x2, x3), (x4, x5). */
-#define DW3_PASS1_S2 \
-    "1:\n\t" \
+#define DW3_PASS1_S2 DW3_LOOP2("r9", DW3_STEP1_S2, "1", "5")
+#define DW3_STEP1_S2 \
     "smlad  r12, r10, r1, r5\n\t" \
     "smlad  r12, r11, r3, r12\n\t" \
     "ldr    r10, [r6], #4\n\t" \
@@ -242,9 +290,105 @@ typedef char row_job_layout_check[(offsetof(row_job, left) == 44 && offsetof(row
     "ldr    r11, [r7], #4\n\t" \
     "smlabt lr, r10, r2, lr\n\t" \
     "smlabt lr, r11, r4, lr\n\t" \
+    "strd   r12, lr, [r8], #8\n\t"
+
+/*
+ * The same loops ordered for the dual-issue Cortex-M7 (the `_2x` macros; the ones above are the
+ * single-issue order, mcu_dwconv3x3_s8_dsp8_1x): there a load that writes back its base register
+ * takes an issue slot of its own after a multiply (LLVM's cortex-m7 model), so the loads take
+ * immediate or register offsets and one ADD moves each pointer, and the multiplies are spread
+ * between the loads (orders searched with llvm-mca-19; cycles per step, stride 1: pass 1 12 -> 10,
+ * pass 2 18 -> 15; stride 2: 14 -> 10, 20 -> 16). Same instructions on the same values otherwise.
+ * Pass 1 at stride 1 holds row 1's offset from row 0 in r7 instead of its pointer.
+ */
+#define DW3_PASS1_SETUP_S1_2X \
+    "ldr    r6, [r0, #0]\n\t" \
+    "ldr    r7, [r0, #4]\n\t" \
+    "ldr    r1, [r0, #12]\n\t" \
+    "ldrd   r8, r9, [r0, #20]\n\t" \
+    "ldmia  r1, {r1, r2, r3, r4, r5}\n\t" \
+    "ldr    r11, [r6, r7]\n\t" \
+    "ldr    r10, [r6], #4\n\t"
+
+#define DW3_PASS1_S1_2X \
+    "1:\n\t" \
+    "smlad  r12, r10, r1, r5\n\t" \
     "subs   r9, r9, #1\n\t" \
+    "smlatb lr, r10, r1, r5\n\t" \
+    "smlad  r12, r11, r3, r12\n\t" \
+    "ldr    r10, [r6]\n\t" \
+    "smlatb lr, r11, r3, lr\n\t" \
+    "smlabt r12, r10, r2, r12\n\t" \
+    "ldr    r11, [r6, r7]\n\t" \
+    "smlad  lr, r10, r2, lr\n\t" \
+    "add    r6, r6, #4\n\t" \
+    "smlad  lr, r11, r4, lr\n\t" \
+    "smlabt r12, r11, r4, r12\n\t" \
     "strd   r12, lr, [r8], #8\n\t" \
     "bne    1b\n\t"
+
+#define DW3_PASS1_S2_2X \
+    "1:\n\t" \
+    "smlad  r12, r10, r1, r5\n\t" \
+    "ldr    r10, [r6]\n\t" \
+    "smlad  r12, r11, r3, r12\n\t" \
+    "ldr    r11, [r7]\n\t" \
+    "smlabt r12, r10, r2, r12\n\t" \
+    "subs   r9, r9, #1\n\t" \
+    "smlabt r12, r11, r4, r12\n\t" \
+    "smlad  lr, r10, r1, r5\n\t" \
+    "ldr    r10, [r6, #4]\n\t" \
+    "smlad  lr, r11, r3, lr\n\t" \
+    "ldr    r11, [r7, #4]\n\t" \
+    "smlabt lr, r10, r2, lr\n\t" \
+    "smlabt lr, r11, r4, lr\n\t" \
+    "add    r6, r6, #8\n\t" \
+    "add    r7, r7, #8\n\t" \
+    "strd   r12, lr, [r8], #8\n\t" \
+    "bne    1b\n\t"
+
+#define DW3_PASS2_S1_2X \
+    "2:\n\t" \
+    "ldrd   r12, lr, [r4]\n\t" \
+    "subs   r7, r7, #1\n\t" \
+    "smlatb lr, r8, r1, lr\n\t" \
+    "add    r4, r4, #8\n\t" \
+    "smlad  r12, r8, r1, r12\n\t" \
+    "ldr    r8, [r3]\n\t" \
+    "add    r3, r3, #4\n\t" \
+    "smlabt r12, r8, r2, r12\n\t" \
+    "smlad  lr, r8, r2, lr\n\t" \
+    "add    r0, r10, r12, asr #31\n\t" \
+    "smmlar r12, r12, r9, r0\n\t" \
+    "add    r0, r10, lr, asr #31\n\t" \
+    "asr    r12, r12, r11\n\t" \
+    "smmlar lr, lr, r9, r0\n\t" \
+    "ssat   r12, #8, r12\n\t" \
+    "asr    lr, lr, r11\n\t" \
+    "ssat   lr, #8, lr\n\t" \
+    DW3_PASS2_STORE
+
+#define DW3_PASS2_S2_2X \
+    "2:\n\t" \
+    "ldrd   r12, lr, [r4]\n\t" \
+    "add    r4, r4, #8\n\t" \
+    "smlad  r12, r8, r1, r12\n\t" \
+    "ldr    r8, [r3]\n\t" \
+    "subs   r7, r7, #1\n\t" \
+    "smlad  lr, r8, r1, lr\n\t" \
+    "smlabt r12, r8, r2, r12\n\t" \
+    "ldr    r8, [r3, #4]\n\t" \
+    "add    r3, r3, #8\n\t" \
+    "smlabt lr, r8, r2, lr\n\t" \
+    DW3_PASS2_REQUANT \
+    DW3_PASS2_STORE
+
+/* The two outputs stored; the flags are the step count's SUBS (nothing between sets them). */
+#define DW3_PASS2_STORE \
+    "strb   r12, [r5]\n\t" \
+    "strb   lr, [r5, r6]\n\t" \
+    "add    r5, r5, r6, lsl #1\n\t" \
+    "bne    2b\n\t"
 
 /* Pass 2's registers, and the job advanced to the next channel. */
 #define DW3_PASS2_SETUP \
@@ -284,8 +428,8 @@ typedef char row_job_layout_check[(offsetof(row_job, left) == 44 && offsetof(row
     "asr    " S ", " S ", r11\n\t" \
     "ssat   " S ", #8, " S "\n\t"
 
-#define DW3_PASS2_S1 \
-    "2:\n\t" \
+#define DW3_PASS2_S1 DW3_LOOP2("r7", DW3_STEP2_S1, "2", "6")
+#define DW3_STEP2_S1 \
     "ldrd   r12, lr, [r4], #8\n\t" \
     "smlad  r12, r8, r1, r12\n\t" \
     "smlatb lr, r8, r1, lr\n\t" \
@@ -294,18 +438,33 @@ typedef char row_job_layout_check[(offsetof(row_job, left) == 44 && offsetof(row
     "smlad  lr, r8, r2, lr\n\t" \
     DW3_PASS2_STAGES
 
-#define DW3_PASS2_S2 \
-    "2:\n\t" \
+/* The loads and the output stage interleaved (llvm-mca-19 cortex-m4 23 -> 22 cycles per step). */
+#define DW3_PASS2_S2 DW3_LOOP2("r7", DW3_STEP2_S2, "2", "6")
+#define DW3_STEP2_S2 \
     "ldrd   r12, lr, [r4], #8\n\t" \
     "smlad  r12, r8, r1, r12\n\t" \
     "ldr    r8, [r3], #4\n\t" \
-    "smlabt r12, r8, r2, r12\n\t" \
     "smlad  lr, r8, r1, lr\n\t" \
+    "smlabt r12, r8, r2, r12\n\t" \
     "ldr    r8, [r3], #4\n\t" \
+    "add    r0, r10, r12, asr #31\n\t" \
     "smlabt lr, r8, r2, lr\n\t" \
-    DW3_PASS2_STAGES
+    "smmlar r12, r12, r9, r0\n\t" \
+    "add    r0, r10, lr, asr #31\n\t" \
+    "asr    r12, r12, r11\n\t" \
+    "smmlar lr, lr, r9, r0\n\t" \
+    "ssat   r12, #8, r12\n\t" \
+    "asr    lr, lr, r11\n\t" \
+    "ssat   lr, #8, lr\n\t" \
+    DW3_PASS2_OUT
 
 #define DW3_PASS2_STAGES \
+    DW3_PASS2_REQUANT \
+    DW3_PASS2_OUT
+
+/* Both accumulators (r12, lr) through the output stage: SMMLAR with the rounding term, the right
+ * shift, saturation to int8. */
+#define DW3_PASS2_REQUANT \
     "add    r0, r10, r12, asr #31\n\t" \
     "smmlar r12, r12, r9, r0\n\t" \
     "add    r0, r10, lr, asr #31\n\t" \
@@ -313,12 +472,13 @@ typedef char row_job_layout_check[(offsetof(row_job, left) == 44 && offsetof(row
     "asr    r12, r12, r11\n\t" \
     "asr    lr, lr, r11\n\t" \
     "ssat   r12, #8, r12\n\t" \
-    "ssat   lr, #8, lr\n\t" \
+    "ssat   lr, #8, lr\n\t"
+
+/* The two outputs of a step stored, out advanced. */
+#define DW3_PASS2_OUT \
     "strb   r12, [r5]\n\t" \
     "strb   lr, [r5, r6]\n\t" \
-    "add    r5, r5, r6, lsl #1\n\t" \
-    "subs   r7, r7, #1\n\t" \
-    "bne    2b\n\t"
+    "add    r5, r5, r6, lsl #1\n\t"
 
 /* The odd last output (a = (x0, x1), the next word (x2, x3) at either stride), then the next channel. */
 #define DW3_TAIL \
@@ -339,19 +499,18 @@ typedef char row_job_layout_check[(offsetof(row_job, left) == 44 && offsetof(row
     "str    r12, [r0, #44]\n\t" \
     "bne    0b\n\t"
 
-static __attribute__((naked, noinline)) void row_channels_s1(__attribute__((unused)) row_job *job)
-{
-    __asm__ volatile("push   {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-                     "0:\n\t" DW3_PASS1_SETUP DW3_PASS1_S1 DW3_PASS2_SETUP DW3_PASS2_S1 DW3_TAIL
-                     "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}");
-}
+/* One naked function per stride and order (the _1x ones for single-issue cores). */
+#define DW3_ROW_CHANNELS(NAME, BODY) \
+    static __attribute__((naked, noinline)) void NAME(__attribute__((unused)) row_job *job) \
+    { \
+        __asm__ volatile("push   {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t" \
+                         "0:\n\t" BODY "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}"); \
+    }
 
-static __attribute__((naked, noinline)) void row_channels_s2(__attribute__((unused)) row_job *job)
-{
-    __asm__ volatile("push   {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-                     "0:\n\t" DW3_PASS1_SETUP DW3_PASS1_S2 DW3_PASS2_SETUP DW3_PASS2_S2 DW3_TAIL
-                     "pop    {r4, r5, r6, r7, r8, r9, r10, r11, pc}");
-}
+DW3_ROW_CHANNELS(row_channels_s1, DW3_PASS1_SETUP_S1_2X DW3_PASS1_S1_2X DW3_PASS2_SETUP DW3_PASS2_S1_2X DW3_TAIL)
+DW3_ROW_CHANNELS(row_channels_s2, DW3_PASS1_SETUP DW3_PASS1_S2_2X DW3_PASS2_SETUP DW3_PASS2_S2_2X DW3_TAIL)
+DW3_ROW_CHANNELS(row_channels_s1_1x, DW3_PASS1_SETUP DW3_PASS1_S1 DW3_PASS2_SETUP DW3_PASS2_S1 DW3_TAIL)
+DW3_ROW_CHANNELS(row_channels_s2_1x, DW3_PASS1_SETUP DW3_PASS1_S2 DW3_PASS2_SETUP DW3_PASS2_S2 DW3_TAIL)
 
 /* A layer whose clamp is narrower than int8: one output row of n bytes clamped to [lo, hi], four at a
  * time (SSUB8 sets the GE flags per byte, SEL picks per byte). */
@@ -376,8 +535,10 @@ static void clamp_row(int8_t *row, int32_t n, int32_t lo, int32_t hi)
     }
 }
 
-MCU_ALWAYS_INLINE void dwconv3x3(int32_t stride_w, const mcu_dsp_params *p, mcu_dsp_out o, mcu_shape in_shape,
-                                 const int8_t *input, mcu_shape out_shape, int8_t *output, int32_t *scratch)
+/* stride_w and dual (the order of the loops: 1 for the dual-issue Cortex-M7) are constants in each body. */
+MCU_ALWAYS_INLINE void dwconv3x3(int32_t stride_w, int32_t dual, const mcu_dsp_params *p, mcu_dsp_out o,
+                                 mcu_shape in_shape, const int8_t *input, mcu_shape out_shape, int8_t *output,
+                                 int32_t *scratch)
 {
     const int32_t c = in_shape.c, out_w = out_shape.w;
     const int32_t nw = row_words(stride_w, out_w);
@@ -422,9 +583,9 @@ MCU_ALWAYS_INLINE void dwconv3x3(int32_t stride_w, const mcu_dsp_params *p, mcu_
         job.out = out;
         job.left = c;
         if (stride_w == 1) {
-            row_channels_s1(&job);
+            (dual ? row_channels_s1 : row_channels_s1_1x)(&job);
         } else {
-            row_channels_s2(&job);
+            (dual ? row_channels_s2 : row_channels_s2_1x)(&job);
         }
         if (o.narrow) {
             clamp_row(out, out_w * c, o.min, o.max);
@@ -432,18 +593,31 @@ MCU_ALWAYS_INLINE void dwconv3x3(int32_t stride_w, const mcu_dsp_params *p, mcu_
     }
 }
 
-void mcu_dwconv3x3_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
-                           const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
+MCU_ALWAYS_INLINE void dwconv3x3_call(int32_t dual, const mcu_dsp_params *p, mcu_shape in_shape,
+                                      const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                                      const int32_t *channels, int8_t *output, int32_t *scratch)
 {
     const mcu_dsp_out o = mcu_dsp_out_of(p);
     const int32_t blocks = 3 * in_shape.c * row_words(p->stride_w, out_shape.w) + ((out_shape.w + 1) & ~1);
     scale_weights((const int8_t *)(const void *)weights, channels, in_shape.c, scratch + blocks);
     /* Two bodies, the stride a constant in each. */
     if (p->stride_w == 1) {
-        dwconv3x3(1, p, o, in_shape, input, out_shape, output, scratch);
+        dwconv3x3(1, dual, p, o, in_shape, input, out_shape, output, scratch);
     } else {
-        dwconv3x3(2, p, o, in_shape, input, out_shape, output, scratch);
+        dwconv3x3(2, dual, p, o, in_shape, input, out_shape, output, scratch);
     }
+}
+
+void mcu_dwconv3x3_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                           const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
+{
+    dwconv3x3_call(1, p, in_shape, input, out_shape, weights, channels, output, scratch);
+}
+
+void mcu_dwconv3x3_s8_dsp8_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                              const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch)
+{
+    dwconv3x3_call(0, p, in_shape, input, out_shape, weights, channels, output, scratch);
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -12,6 +12,9 @@
  * Two public kernels, one per instruction order of the inner loop (mcu_pwconv_s8_wzp_dsp8: dual-issue
  * Cortex-M7, mcu_pwconv_s8_wzp_dsp8_1x: single-issue cores), as in mcu_pwconv_s8_dsp8.c.
  * One body per kernel, its clamp tested at run time, as there.
+ *
+ * Each has a twin for the 3-word channel records, <kernel>_rec3 (and _rec3_1x), for a layer whose
+ * values do not fit the 2-word records (see mcu_dsp8_matmul.h); the compiler picks per layer.
  */
 #include "mcu_nn_dsp.h"
 
@@ -28,18 +31,32 @@ void mcu_pwconv_s8_wzp_dsp8(const mcu_dsp_params *p, int32_t filter_offset, mcu_
                             mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
                             int32_t *scratch)
 {
-    mcu_dsp_out o = mcu_dsp_out_of(p);
-    mcu_dsp8_pwconv_body(1, 1, o, filter_offset, in_shape, input,
-                         out_shape, weights, channels, output, scratch);
+    mcu_dsp8_pwconv_body(1, 1, 1, mcu_dsp_out_of(p), filter_offset, in_shape, input, out_shape, weights, channels,
+                         output, scratch);
 }
 
 void mcu_pwconv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
                                mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
                                int32_t *scratch)
 {
-    mcu_dsp_out o = mcu_dsp_out_of(p);
-    mcu_dsp8_pwconv_body(1, 0, o, filter_offset, in_shape, input,
-                         out_shape, weights, channels, output, scratch);
+    mcu_dsp8_pwconv_body(1, 0, 1, mcu_dsp_out_of(p), filter_offset, in_shape, input, out_shape, weights, channels,
+                         output, scratch);
+}
+
+void mcu_pwconv_s8_wzp_dsp8_rec3(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape,
+                                 const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                                 const int32_t *channels, int8_t *output, int32_t *scratch)
+{
+    mcu_dsp8_pwconv_body(1, 1, 0, mcu_dsp_out_of(p), filter_offset, in_shape, input, out_shape, weights, channels,
+                         output, scratch);
+}
+
+void mcu_pwconv_s8_wzp_dsp8_rec3_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape,
+                                    const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                                    const int32_t *channels, int8_t *output, int32_t *scratch)
+{
+    mcu_dsp8_pwconv_body(1, 0, 0, mcu_dsp_out_of(p), filter_offset, in_shape, input, out_shape, weights, channels,
+                         output, scratch);
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -9,7 +9,9 @@
  * With a weight zero point each pixel's column is summed once and every accumulator of that pixel
  * starts from filter_offset times the sum (`zero_point` a constant 0 or 1 in each public wrapper; the
  * drivers are forced inline, so the sums vanish from the kernels without one). `dual`: the inner
- * loop's instruction order (see mcu_dsp8_matmul.h), also a constant of each public kernel.
+ * loop's instruction order (see mcu_dsp8_matmul.h), `compact` the channel records' form (2 words per
+ * channel after the layer's odd word, or 3; see mcu_dsp8_matmul_3cols), both constants of each public
+ * kernel.
  * Private to runtime_c/arm_dsp.
  */
 #ifndef MCU_DSP8_DRIVERS_H
@@ -51,6 +53,29 @@ __attribute__((unused)) static void mcu_dsp8_widen(const int8_t *x, int32_t k, i
     }
 }
 
+/* Three pixels' k values as their columns (mcu_dsp8_widen of each into cols, cols + 1, cols + 2), the full
+ * groups of 4 of the three in one loop: a call per pixel cost the few-channel layers (in_c 8 and 16)
+ * more than the widening itself. */
+MCU_ALWAYS_INLINE void mcu_dsp8_widen3(const int8_t *x0, const int8_t *x1, const int8_t *x2, int32_t k, int32_t *col)
+{
+    const int32_t full = k & ~3;
+    int32_t i;
+    for (i = 0; i < full; i += 4, col += 6) {
+        const int32_t v0 = mcu_dsp_load4(x0 + i), v1 = mcu_dsp_load4(x1 + i), v2 = mcu_dsp_load4(x2 + i);
+        col[0] = __sxtb16(v0);
+        col[1] = __sxtb16(v1);
+        col[2] = __sxtb16(v2);
+        col[3] = mcu_dsp_sxtb16_ror8(v0);
+        col[4] = mcu_dsp_sxtb16_ror8(v1);
+        col[5] = mcu_dsp_sxtb16_ror8(v2);
+    }
+    if (k & 3) {
+        mcu_dsp8_widen(x0 + full, k & 3, col);
+        mcu_dsp8_widen(x1 + full, k & 3, col + 1);
+        mcu_dsp8_widen(x2 + full, k & 3, col + 2);
+    }
+}
+
 /* The sum of one pixel's column (SMLAD by 1, 1 over its k4 / 2 words), for a weight zero point.
  * |sum| <= 128 * K and K <= 33025 (the compiler's limit with a weight zero point): the product with
  * filter_offset stays within int32. */
@@ -64,7 +89,7 @@ MCU_ALWAYS_INLINE int32_t mcu_dsp8_column_sum(const int32_t *col, int32_t k4)
 }
 
 /* The three columns are in `cols`: their inner product, after the zero point's starts. */
-MCU_ALWAYS_INLINE void mcu_dsp8_columns(int zero_point, int dual, mcu_dsp_out o, int32_t filter_offset,
+MCU_ALWAYS_INLINE void mcu_dsp8_columns(int zero_point, int dual, int compact, mcu_dsp_out o, int32_t filter_offset,
                                         const int32_t *cols, int32_t k4, int32_t out_c, const int32_t *weights,
                                         const int32_t *channels, int8_t *out0, int8_t *out1, int8_t *out2)
 {
@@ -74,7 +99,8 @@ MCU_ALWAYS_INLINE void mcu_dsp8_columns(int zero_point, int dual, mcu_dsp_out o,
         s1 = filter_offset * mcu_dsp8_column_sum(cols + 1, k4);
         s2 = filter_offset * mcu_dsp8_column_sum(cols + 2, k4);
     }
-    mcu_dsp8_matmul_3cols(dual, o, cols, k4, out_c, weights, channels, out0, out1, out2, s0, s1, s2);
+    mcu_dsp8_matmul_3cols(dual, compact, zero_point, o, cols, k4, out_c, weights, channels, out0, out1, out2, s0, s1,
+                          s2);
 }
 
 /* ---- Pointwise (1x1) and fully connected. ---- */
@@ -85,7 +111,7 @@ MCU_ALWAYS_INLINE int32_t mcu_dsp8_pwconv_scratch(mcu_shape in_shape)
 }
 
 /* filter_offset: read only with zero_point 1. A last block of 1 or 2 pixels repeats the last pixel. */
-MCU_ALWAYS_INLINE void mcu_dsp8_pwconv_body(int zero_point, int dual, mcu_dsp_out o, int32_t filter_offset,
+MCU_ALWAYS_INLINE void mcu_dsp8_pwconv_body(int zero_point, int dual, int compact, mcu_dsp_out o, int32_t filter_offset,
                                             mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                                             const int32_t *weights, const int32_t *channels, int8_t *output,
                                             int32_t *scratch)
@@ -98,11 +124,9 @@ MCU_ALWAYS_INLINE void mcu_dsp8_pwconv_body(int zero_point, int dual, mcu_dsp_ou
     for (px = 0; px <= last; px += 3) {
         const int32_t p1 = px + 1 <= last ? px + 1 : last;
         const int32_t p2 = px + 2 <= last ? px + 2 : last;
-        mcu_dsp8_widen(input + px * in_c, in_c, scratch);
-        mcu_dsp8_widen(input + p1 * in_c, in_c, scratch + 1);
-        mcu_dsp8_widen(input + p2 * in_c, in_c, scratch + 2);
-        mcu_dsp8_columns(zero_point, dual, o, filter_offset, scratch, k4, out_c, weights, channels, output + px * out_c,
-                         output + p1 * out_c, output + p2 * out_c);
+        mcu_dsp8_widen3(input + px * in_c, input + p1 * in_c, input + p2 * in_c, in_c, scratch);
+        mcu_dsp8_columns(zero_point, dual, compact, o, filter_offset, scratch, k4, out_c, weights, channels,
+                         output + px * out_c, output + p1 * out_c, output + p2 * out_c);
     }
 }
 
@@ -243,7 +267,7 @@ MCU_ALWAYS_INLINE void mcu_dsp8_window(const mcu_dsp_params *p, mcu_shape in_sha
 
 /* filter_offset: as for mcu_dsp8_pwconv_body. Output pixels in raster order, (oy, ox) counted
  * along; a last block of 1 or 2 pixels repeats the last pixel. */
-MCU_ALWAYS_INLINE void mcu_dsp8_conv_body(int zero_point, int dual, const mcu_dsp_params *p, mcu_dsp_out o,
+MCU_ALWAYS_INLINE void mcu_dsp8_conv_body(int zero_point, int dual, int compact, const mcu_dsp_params *p, mcu_dsp_out o,
                                           int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
                                           mcu_shape out_shape, const int32_t *weights, const int32_t *channels,
                                           int8_t *output, int32_t *scratch)
@@ -288,8 +312,8 @@ MCU_ALWAYS_INLINE void mcu_dsp8_conv_body(int zero_point, int dual, const mcu_ds
                 out[i] = out[i - 1];
             }
         }
-        mcu_dsp8_columns(zero_point, dual, o, filter_offset, scratch, g.k4, out_c, weights, channels, out[0], out[1],
-                         out[2]);
+        mcu_dsp8_columns(zero_point, dual, compact, o, filter_offset, scratch, g.k4, out_c, weights, channels, out[0],
+                         out[1], out[2]);
     }
 }
 

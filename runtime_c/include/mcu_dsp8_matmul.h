@@ -14,6 +14,14 @@
  * has two of the six to issue (the second widening of its weight word and the load of its pixel 1;
  * measured 28 cycles for 4 steps without the loop's counter and pointer updates). The loop runs turns
  * of 8 steps (57 cycles a turn, against 31 for each of the two 4-step turns it replaced).
+ *
+ * Two record forms, a constant `compact` of each public kernel: the 2-word records (the default
+ * kernels; mcu_dsp8_matmul_compact, every full pair with its loop, stage and bookkeeping in one block
+ * of assembly, mcu_dsp8_pairs_compact) and the 3-word records (the `_rec3` kernels, for layers whose
+ * values the 2 words cannot hold; the pairs in C around the loop's and the stage's assembly). VWW
+ * --memory layer, llvm-mca: pointwise cortex-m7 5.47 M -> 5.06 M cycles, cortex-m4 7.81 M -> 7.03 M
+ * (TRM table 10.39 M -> 9.42 M), the one-block pairs most of it (the C around them cost some 50
+ * instructions a pair).
  */
 #ifndef MCU_DSP8_MATMUL_H
 #define MCU_DSP8_MATMUL_H
@@ -178,6 +186,46 @@ static inline __attribute__((always_inline)) void mcu_dsp8_store3x2(mcu_dsp_out 
                      : "memory");
 }
 
+/*
+ * The compact output stage (2-word records, MCU_DSP8_RECORD2_WORDS): the layer's channels all have
+ * left = 1, right >= 1 and a multiplier m >= 2^30 (the compiler checks; other layers keep the 3-word
+ * records above), so a record is {m2, bias << 8 | (right - 1)} with m2 = 2m - 2^32 (as int32; 2m >= 2^31),
+ * and 2 zp_out + 1 (`odd`) is one word for the layer. Then, exactly the stage above:
+ * - x = SMMULR(2 acc, m) = floor((2 acc m + 2^31) / 2^32) = SMMLAR(acc, m2, acc): SMMLAR adds acc * 2^32 to
+ *   acc * m2 = 2 acc m - acc * 2^32 before rounding (64-bit, no wrap), so no LSL;
+ * - N ASR right with N = 2x + s, s = x >> 31 in {0, -1}: floor((2x + s) / 2^right) =
+ *   floor(floor((2x + s) / 2) / 2^(right - 1)) = floor((x + s) / 2^(right - 1)) (floor(s / 2) = s), i.e.
+ *   (x + (x ASR 31)) ASR (right - 1): one ADD with a shifted operand, and the register shift reads only
+ *   the record word's low byte, right - 1, so the word needs no decoding;
+ * - then ((that) + odd) ASR 1 inside SSAT #8, as above. Per output SMMLAR, ADD, ASR, ADD, SSAT.
+ */
+
+/* SMMLAR (not in arm_acle.h): round((a * b + c * 2^32) / 2^32), half toward +infinity. */
+static inline __attribute__((always_inline)) int32_t mcu_dsp8_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
+/* One channel's three accumulators through the compact stage and stored (as mcu_dsp8_store3). */
+static inline __attribute__((always_inline)) void mcu_dsp8_store3c(mcu_dsp_out o, const int32_t *ch, int32_t odd,
+                                                                    int32_t a0, int32_t a1, int32_t a2, int8_t *y0,
+                                                                    int8_t *y1, int8_t *y2)
+{
+    const int32_t m2 = ch[0], b = ch[1];
+    const int32_t acc[3] = {a0, a1, a2};
+    int8_t v[3];
+    int i;
+    for (i = 0; i < 3; i++) {
+        const int32_t x = mcu_dsp8_smmlar(acc[i], m2, acc[i]);
+        v[i] = mcu_dsp8_clamp(__ssat((mcu_dsp8_asr(x + (x >> 31), b) + odd) >> 1, 8), o);
+    }
+    *y0 = v[0];
+    *y1 = v[1];
+    *y2 = v[2];
+}
+
 /* Words of the columns of 3 pixels of k4 values (k4 a multiple of 4), and two more that the loop
  * reads past the end (their values are never used). */
 #define MCU_DSP8_COLUMN_WORDS(k4) (3 * ((k4) >> 1) + 2)
@@ -264,17 +312,268 @@ static inline __attribute__((always_inline)) void mcu_dsp8_store3x2(mcu_dsp_out 
     "0:\n\t" \
     ".byte (2f - 0b) / 2, (5f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2\n\t"
 
+
+/* The inner loop of one channel pair over k4 (in n), dual-issue order: s0..s5 += the products, w left at
+ * the next pair's weights. The turns of 8 k-pairs are k4 / 16; a remainder of 2, 4 or 6 k-pairs (k4 & 14 =
+ * twice it) enters the first turn at step 6, 4 or 2 (MCU_DSP8_ENTER), the pointers moved back by the
+ * steps skipped. */
+#define MCU_DSP8_LOOP_DUAL \
+    "ands %[r], %[n], #14\n\t" \
+    "lsr %[n], %[n], #4\n\t" \
+    "ldr %[t1], [%[w]]\n\t" \
+    "ldr %[xa], [%[c]]\n\t" \
+    "ldr %[xb], [%[c], #4]\n\t" \
+    "sxtb16 %[t0], %[t1]\n\t" \
+    "sxtb16 %[t1], %[t1], ror #8\n\t" \
+    "beq 1f\n\t" \
+    MCU_DSP8_BACK("%[r]") \
+    "lsr %[r], %[r], #2\n\t" \
+    "cmp %[n], #0\n\t" /* the partial turn's BNE: on to full turns if any */ \
+    MCU_DSP8_ENTER("%[r]") \
+    "1:\n\t" MCU_DSP8_STEP("%[xa]", "%[xb]", 4, 8, 12, MCU_DSP8_N_DEC) \
+    MCU_DSP8_STEP("%[xb]", "%[xa]", 8, 20, 24, "") \
+    MCU_DSP8_STEP("%[xa]", "%[xb]", 12, 32, 36, "3:\n\t") \
+    MCU_DSP8_STEP("%[xb]", "%[xa]", 16, 44, 48, "") \
+    MCU_DSP8_STEP("%[xa]", "%[xb]", 20, 56, 60, "4:\n\t") \
+    MCU_DSP8_STEP("%[xb]", "%[xa]", 24, 68, 72, "") \
+    MCU_DSP8_STEP("%[xa]", "%[xb]", -4, 80, 84, "5:\n\tadd %[w], %[w], #32\n\t") \
+    MCU_DSP8_STEP("%[xb]", "%[xa]", 0, -4, 0, "add %[c], %[c], #96\n\t") \
+    "bne 1b\n\t" \
+    "2:\n\t"
+
+/* The same in the in-order order: n = the turns, the partial one included, (k4 + 14) / 16; the pointers
+ * need no moving back (post-incremented). xa, xb, r: LDM's registers, in ascending order. */
+#define MCU_DSP8_LOOP_1X \
+    "ands %[r], %[n], #14\n\t" \
+    "add %[n], %[n], #14\n\t" \
+    "lsr %[n], %[n], #4\n\t" \
+    "beq 1f\n\t" \
+    "lsr %[r], %[r], #2\n\t" \
+    MCU_DSP8_ENTER("%[r]") \
+    "1:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER \
+    "3:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER \
+    "4:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER \
+    "5:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER \
+    MCU_DSP8_N_DEC \
+    "bne 1b\n\t" \
+    "2:\n\t"
+
+/*
+ * Every full channel pair of a layer with the compact records, in one block of assembly: per pair the
+ * accumulators start from the two biases, the inner loop above runs, then the compact output stage (as
+ * mcu_dsp8_store3c, interleaved pixel by pixel as in MCU_DSP8_STAGE2_STORE, on the loop's registers:
+ * multipliers in xa, xb, shift words in t0, t1, the record pointer in r, odd in n, the output pointers
+ * through c; a narrower clamp is applied to the stored bytes afterwards). Between the
+ * loop's 14 registers and the stage, the pair's state lives in memory operands (the record pointer, the
+ * pairs left, the output pointers, the columns, k4 and odd, on the stack): in C the same state cost
+ * some 50 instructions a pair (GCC's reloads around the two blocks), more than the stage itself where
+ * k4 is 8 or 16.
+ */
+#define MCU_DSP8_PAIR_START \
+    "6:\n\t" \
+    "ldr %[r], %[chm]\n\t" \
+    "ldr %[c], %[colsm]\n\t" \
+    "ldr %[s0], [%[r], #4]\n\t" \
+    "ldr %[s1], [%[r], #12]\n\t" \
+    "ldr %[n], %[k4m]\n\t" \
+    "asr %[s0], %[s0], #8\n\t" \
+    "asr %[s1], %[s1], #8\n\t" \
+    "mov %[s2], %[s0]\n\t" \
+    "mov %[s3], %[s1]\n\t" \
+    "mov %[s4], %[s0]\n\t" \
+    "mov %[s5], %[s1]\n\t"
+/* A weight zero point's starts (see mcu_dsp8_matmul_3cols), added before the loop rather than after
+ * (the same sums modulo 2^32), through registers the loop loads first. */
+#define MCU_DSP8_PAIR_STARTS \
+    "ldr %[xa], %[st0m]\n\t" \
+    "ldr %[xb], %[st1m]\n\t" \
+    "ldr %[t0], %[st2m]\n\t" \
+    "add %[s0], %[s0], %[xa]\n\t" \
+    "add %[s1], %[s1], %[xa]\n\t" \
+    "add %[s2], %[s2], %[xb]\n\t" \
+    "add %[s3], %[s3], %[xb]\n\t" \
+    "add %[s4], %[s4], %[t0]\n\t" \
+    "add %[s5], %[s5], %[t0]\n\t"
+#define MCU_DSP8_PAIR_STAGE \
+    "ldr %[r], %[chm]\n\t" \
+    "ldr %[n], %[oddm]\n\t" \
+    "ldr %[xa], [%[r]]\n\t" \
+    "ldr %[xb], [%[r], #8]\n\t" \
+    "ldr %[t0], [%[r], #4]\n\t" \
+    "ldr %[t1], [%[r], #12]\n\t" \
+    "add %[r], %[r], #16\n\t" \
+    "smmlar %[s0], %[s0], %[xa], %[s0]\n\t" \
+    "smmlar %[s1], %[s1], %[xb], %[s1]\n\t" \
+    "str %[r], %[chm]\n\t" \
+    "smmlar %[s2], %[s2], %[xa], %[s2]\n\t" \
+    "smmlar %[s3], %[s3], %[xb], %[s3]\n\t" \
+    "add %[s0], %[s0], %[s0], asr #31\n\t" \
+    "smmlar %[s4], %[s4], %[xa], %[s4]\n\t" \
+    "add %[s1], %[s1], %[s1], asr #31\n\t" \
+    "smmlar %[s5], %[s5], %[xb], %[s5]\n\t" \
+    "asr %[s0], %[s0], %[t0]\n\t" \
+    "add %[s2], %[s2], %[s2], asr #31\n\t" \
+    "asr %[s1], %[s1], %[t1]\n\t" \
+    "add %[s3], %[s3], %[s3], asr #31\n\t" \
+    "add %[s0], %[s0], %[n]\n\t" \
+    "asr %[s2], %[s2], %[t0]\n\t" \
+    "add %[s1], %[s1], %[n]\n\t" \
+    "asr %[s3], %[s3], %[t1]\n\t" \
+    "ssat %[s0], #8, %[s0], asr #1\n\t" \
+    "add %[s4], %[s4], %[s4], asr #31\n\t" \
+    "ssat %[s1], #8, %[s1], asr #1\n\t" \
+    "add %[s5], %[s5], %[s5], asr #31\n\t" \
+    "add %[s2], %[s2], %[n]\n\t" \
+    "ldr %[c], %[y0m]\n\t" \
+    "add %[s3], %[s3], %[n]\n\t" \
+    "bfi %[s0], %[s1], #8, #8\n\t" \
+    "ssat %[s2], #8, %[s2], asr #1\n\t" \
+    "asr %[s4], %[s4], %[t0]\n\t" \
+    "ssat %[s3], #8, %[s3], asr #1\n\t" \
+    "strh %[s0], [%[c]], #2\n\t" \
+    "asr %[s5], %[s5], %[t1]\n\t" \
+    "add %[s4], %[s4], %[n]\n\t" \
+    "str %[c], %[y0m]\n\t" \
+    "bfi %[s2], %[s3], #8, #8\n\t" \
+    "ldr %[c], %[y1m]\n\t" \
+    "add %[s5], %[s5], %[n]\n\t" \
+    "ssat %[s4], #8, %[s4], asr #1\n\t" \
+    "ldr %[r], %[y2m]\n\t" \
+    "ssat %[s5], #8, %[s5], asr #1\n\t" \
+    "strh %[s2], [%[c]], #2\n\t" \
+    "bfi %[s4], %[s5], #8, #8\n\t" \
+    "str %[c], %[y1m]\n\t" \
+    "strh %[s4], [%[r]], #2\n\t" \
+    "str %[r], %[y2m]\n\t"
+/* The next pair, if any: the pairs left counted down in memory (MCU_DSP8_PAIR_NEXT_END: the record
+ * pointer compared with its end instead, one operand fewer, for the kernels with the starts). */
+#define MCU_DSP8_PAIR_NEXT \
+    "ldr %[r], %[pairsm]\n\t" \
+    "subs %[r], %[r], #1\n\t" \
+    "str %[r], %[pairsm]\n\t" \
+    "bne 6b\n\t"
+#define MCU_DSP8_PAIR_NEXT_END \
+    "ldr %[r], %[chm]\n\t" \
+    "ldr %[c], %[chendm]\n\t" \
+    "cmp %[r], %[c]\n\t" \
+    "bne 6b\n\t"
+
+#define MCU_DSP8_PAIRS_REGISTERS \
+    [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [s4] "=&r"(s4), [s5] "=&r"(s5), \
+    [c] "=&r"(c), [w] "+r"(w), [n] "=&r"(n), [xa] "=&r"(xa), [xb] "=&r"(xb), [r] "=&r"(r), [t0] "=&r"(t0), \
+    [t1] "=&r"(t1), [chm] "+m"(chm), [y0m] "+m"(y0), [y1m] "+m"(y1), [y2m] "+m"(y2)
+#define MCU_DSP8_PAIRS_OPERANDS \
+    : MCU_DSP8_PAIRS_REGISTERS, [pairsm] "+m"(pairs) \
+    : [colsm] "m"(cols), [k4m] "m"(k4), [oddm] "m"(odd) \
+    : "cc", "memory"
+/* GCC takes at most 30 operands (an in-out one counting twice): with the starts, exactly that. */
+#define MCU_DSP8_PAIRS_OPERANDS_STARTS \
+    : MCU_DSP8_PAIRS_REGISTERS \
+    : [chendm] "m"(chend), [colsm] "m"(cols), [k4m] "m"(k4), [oddm] "m"(odd), [st0m] "m"(start[0]), \
+      [st1m] "m"(start[1]), [st2m] "m"(start[2]) \
+    : "cc", "memory"
+
+/* The pairs of MCU_DSP8_PAIR_START's comment: `pairs` >= 1 full pairs from record *ch and weights w,
+ * with a weight zero point's starts where zero_point (a constant); returns w after them (*ch and y
+ * advanced in place). */
+static inline __attribute__((always_inline)) const int32_t *mcu_dsp8_pairs_compact(
+    int dual, int zero_point, const int32_t *cols, int32_t k4, const int32_t *w, const int32_t **ch, int32_t odd,
+    int32_t pairs, int8_t **y, const int32_t *start)
+{
+    const int32_t *chm = *ch, *chend = *ch + pairs * 2 * MCU_DSP8_RECORD2_WORDS, *c;
+    int8_t *y0 = y[0], *y1 = y[1], *y2 = y[2];
+    int32_t s0, s1, s2, s3, s4, s5, n, t0, t1;
+    if (dual) {
+        int32_t xa, xb, r;
+        if (zero_point) {
+            __asm__ volatile(MCU_DSP8_PAIR_START MCU_DSP8_PAIR_STARTS MCU_DSP8_LOOP_DUAL MCU_DSP8_PAIR_STAGE
+                             MCU_DSP8_PAIR_NEXT_END MCU_DSP8_PAIRS_OPERANDS_STARTS);
+        } else {
+            __asm__ volatile(MCU_DSP8_PAIR_START MCU_DSP8_LOOP_DUAL MCU_DSP8_PAIR_STAGE MCU_DSP8_PAIR_NEXT
+                             MCU_DSP8_PAIRS_OPERANDS);
+        }
+    } else {
+        register int32_t xa __asm__("r8"), xb __asm__("r9"), r __asm__("r10");
+        if (zero_point) {
+            __asm__ volatile(MCU_DSP8_PAIR_START MCU_DSP8_PAIR_STARTS MCU_DSP8_LOOP_1X MCU_DSP8_PAIR_STAGE
+                             MCU_DSP8_PAIR_NEXT_END MCU_DSP8_PAIRS_OPERANDS_STARTS);
+        } else {
+            __asm__ volatile(MCU_DSP8_PAIR_START MCU_DSP8_LOOP_1X MCU_DSP8_PAIR_STAGE MCU_DSP8_PAIR_NEXT
+                             MCU_DSP8_PAIRS_OPERANDS);
+        }
+    }
+    *ch = chm;
+    y[0] = y0;
+    y[1] = y1;
+    y[2] = y2;
+    return w;
+}
+
+/* The odd last channel of a layer with the compact records: its 3 accumulators in C (the pair's packed
+ * words hold it in bytes 0 and 2, which SXTB16 widens), then the compact stage. Once per block of
+ * pixels, so plain C: the dual/in-order loops above would double the kernel's code for it. */
+static inline __attribute__((always_inline)) void mcu_dsp8_last_channel_compact(
+    mcu_dsp_out o, const int32_t *cols, int32_t k4, const int32_t *w, const int32_t *ch, int32_t odd, int8_t **y,
+    int32_t start0, int32_t start1, int32_t start2)
+{
+    const int32_t bias = ch[1] >> 8;
+    int32_t s0 = bias + start0, s2 = bias + start1, s4 = bias + start2, i;
+    for (i = 0; i < k4 >> 1; i++, cols += 3) {
+        const int32_t wv = __sxtb16(w[i]);
+        s0 = __smlad(cols[0], wv, s0);
+        s2 = __smlad(cols[1], wv, s2);
+        s4 = __smlad(cols[2], wv, s4);
+    }
+    mcu_dsp8_store3c(o, ch, odd, s0, s2, s4, y[0], y[1], y[2]);
+}
+
+/* A layer's clamp narrower than int8 on n bytes (the pair stage stores SSAT's int8; clamping after it
+ * is the same as before the store). */
+static inline __attribute__((always_inline)) void mcu_dsp8_clamp_bytes(int8_t *y, int32_t n, mcu_dsp_out o)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        y[i] = mcu_dsp8_clamp(y[i], o);
+    }
+}
+
+/* mcu_dsp8_matmul_3cols with the compact records (channels: 2 zp_out + 1, then MCU_DSP8_RECORD2_WORDS per
+ * channel): the pairs in assembly, the odd last channel in C, and a layer's narrower clamp over the
+ * three pixels' outputs afterwards. */
+static inline __attribute__((always_inline)) void mcu_dsp8_matmul_compact(
+    int dual, int zero_point, mcu_dsp_out o, const int32_t *cols, int32_t k4, int32_t out_c, const int32_t *w,
+    const int32_t *channels, int8_t **y, int32_t start0, int32_t start1, int32_t start2)
+{
+    const int32_t odd = channels[0];
+    const int32_t *ch = channels + 1;
+    int8_t *const first[3] = {y[0], y[1], y[2]};
+    if (out_c >= 2) {
+        const int32_t start[3] = {start0, start1, start2};
+        w = mcu_dsp8_pairs_compact(dual, zero_point, cols, k4, w, &ch, odd, out_c >> 1, y, start);
+    }
+    if (out_c & 1) {
+        mcu_dsp8_last_channel_compact(o, cols, k4, w, ch, odd, y, start0, start1, start2);
+    }
+    if (o.narrow) {
+        mcu_dsp8_clamp_bytes(first[0], out_c, o);
+        mcu_dsp8_clamp_bytes(first[1], out_c, o);
+        mcu_dsp8_clamp_bytes(first[2], out_c, o);
+    }
+}
+
 /*
  * cols: MCU_DSP8_COLUMN_WORDS(k4) words: k-pair i of pixel p at word 3i + p (k4 >= 4, a multiple of
  * 4). weights: per pair of output channels, k4 / 2 words (k-pair i: c0 kA, c1 kA, c0 kB, c1 kB as
  * int8), and one word after the last pair that the loop reads but never uses. out0..out2: the three
  * output pixels (repeated pointers for a short last block store the same bytes twice). channels:
- * MCU_DSP8_RECORD_WORDS words per output channel. start0..start2: added to every accumulator of pixel
- * 0..2 (a weight zero point's share; 0 for the kernels without one, which the compiler removes).
+ * with compact 0, MCU_DSP8_RECORD_WORDS words per output channel; with compact 1, the layer's
+ * 2 zp_out + 1 then MCU_DSP8_RECORD2_WORDS words per channel (see mcu_dsp8_store3c). start0..start2: added
+ * to every accumulator of pixel 0..2 (a weight zero point's share, zero_point 1; 0 for the kernels
+ * without one, which the compiler removes).
  */
 static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
-    int dual, mcu_dsp_out o, const int32_t *cols, int32_t k4, int32_t out_c, const int32_t *weights,
-    const int32_t *channels, int8_t *out0, int8_t *out1, int8_t *out2, int32_t start0, int32_t start1,
+    int dual, int compact, int zero_point, mcu_dsp_out o, const int32_t *cols, int32_t k4, int32_t out_c,
+    const int32_t *weights, const int32_t *channels, int8_t *out0, int8_t *out1, int8_t *out2, int32_t start0, int32_t start1,
     int32_t start2)
 {
     const int32_t *ch = channels;
@@ -282,6 +581,10 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
     int8_t *y[3] = {out0, out1, out2};
     int32_t oc;
 
+    if (compact) {
+        mcu_dsp8_matmul_compact(dual, zero_point, o, cols, k4, out_c, w, channels, y, start0, start1, start2);
+        return;
+    }
     for (oc = 0; oc < out_c; oc += 2) {
         const int32_t *c = cols;
         int32_t n = k4;
@@ -294,28 +597,7 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
          * first turn at step 6, 4 or 2 (MCU_DSP8_ENTER), the pointers moved back by the steps skipped. */
         if (dual) {
         int32_t xa, xb, r;
-        __asm__ volatile("ands %[r], %[n], #14\n\t"
-                         "lsr %[n], %[n], #4\n\t"
-                         "ldr %[t1], [%[w]]\n\t"
-                         "ldr %[xa], [%[c]]\n\t"
-                         "ldr %[xb], [%[c], #4]\n\t"
-                         "sxtb16 %[t0], %[t1]\n\t"
-                         "sxtb16 %[t1], %[t1], ror #8\n\t"
-                         "beq 1f\n\t"
-                         MCU_DSP8_BACK("%[r]")
-                         "lsr %[r], %[r], #2\n\t"
-                         "cmp %[n], #0\n\t" /* the partial turn's BNE: on to full turns if any */
-                         MCU_DSP8_ENTER("%[r]")
-                         "1:\n\t" MCU_DSP8_STEP("%[xa]", "%[xb]", 4, 8, 12, MCU_DSP8_N_DEC)
-                             MCU_DSP8_STEP("%[xb]", "%[xa]", 8, 20, 24, "")
-                             MCU_DSP8_STEP("%[xa]", "%[xb]", 12, 32, 36, "3:\n\t")
-                             MCU_DSP8_STEP("%[xb]", "%[xa]", 16, 44, 48, "")
-                             MCU_DSP8_STEP("%[xa]", "%[xb]", 20, 56, 60, "4:\n\t")
-                             MCU_DSP8_STEP("%[xb]", "%[xa]", 24, 68, 72, "")
-                             MCU_DSP8_STEP("%[xa]", "%[xb]", -4, 80, 84, "5:\n\tadd %[w], %[w], #32\n\t")
-                             MCU_DSP8_STEP("%[xb]", "%[xa]", 0, -4, 0, "add %[c], %[c], #96\n\t")
-                         "bne 1b\n\t"
-                         "2:\n\t"
+        __asm__ volatile(MCU_DSP8_LOOP_DUAL
                          : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [s4] "+r"(s4),
                            [s5] "+r"(s5), [c] "+r"(c), [w] "+r"(w), MCU_DSP8_N_OPERAND, [xa] "=&r"(xa),
                            [xb] "=&r"(xb), [r] "=&r"(r), [t0] "=&r"(t0), [t1] "=&r"(t1)
@@ -325,19 +607,7 @@ static inline __attribute__((always_inline)) void mcu_dsp8_matmul_3cols(
         /* n = the turns, the partial one included: (k4 + 14) / 16; the pointers need no moving back
          * (post-incremented). xa, xb, r: LDM's registers, fixed in ascending order. */
         register int32_t xa __asm__("r8"), xb __asm__("r9"), r __asm__("r10");
-        __asm__ volatile("ands %[r], %[n], #14\n\t"
-                         "add %[n], %[n], #14\n\t"
-                         "lsr %[n], %[n], #4\n\t"
-                         "beq 1f\n\t"
-                         "lsr %[r], %[r], #2\n\t"
-                         MCU_DSP8_ENTER("%[r]")
-                         "1:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
-                         "3:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
-                         "4:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
-                         "5:\n\t" MCU_DSP8_STEP_INORDER MCU_DSP8_STEP_INORDER
-                         MCU_DSP8_N_DEC
-                         "bne 1b\n\t"
-                         "2:\n\t"
+        __asm__ volatile(MCU_DSP8_LOOP_1X
                          : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [s4] "+r"(s4),
                            [s5] "+r"(s5), [c] "+r"(c), [w] "+r"(w), MCU_DSP8_N_OPERAND, [xa] "=&r"(xa),
                            [xb] "=&r"(xb), [r] "=&r"(r), [t0] "=&r"(t0), [t1] "=&r"(t1)

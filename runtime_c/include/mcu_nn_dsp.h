@@ -100,16 +100,24 @@ int32_t mcu_dwconv_s8_dsp_scratch_bytes(mcu_shape in_shape);
 /*
  * Depthwise convolution 3x3, channel multiplier 1, stride_w 1 or 2 (stride_h any), int8 weights,
  * no weight zero point. weights: the int8 filter [3][3][c] as it is, in int32 words (the last padded).
- * channels: MCU_DWCONV3X3_RECORD_WORDS words per channel: bias - input_zero_point * sum(w) (unscaled),
- * the multiplier, and right | left << 8 | (uint8_t)output_zero_point << 16, under the conditions of the
- * records above and right >= 1. scratch: mcu_dwconv3x3_s8_dsp8_scratch_bytes() bytes, 4-byte aligned
+ * channels: a header word, (uint8_t)output_zero_point | MCU_DWCONV3X3_WIDE where the records are wide,
+ * then per channel, with bias = bias - input_zero_point * sum(w) (unscaled), under the conditions of the
+ * records above and right >= 1, either
+ *   compact (8 bytes): multiplier, bias << 8 | (left - 1) << 5 | right, where -2^23 <= bias < 2^23,
+ *     right < 32 and 1 <= left <= 8 (the compiler picks it for a layer whose channels all fit), or
+ *   wide (12 bytes): bias, multiplier, right | left << 8.
+ * scratch: mcu_dwconv3x3_s8_dsp8_scratch_bytes() bytes, 4-byte aligned
  * (a ring of 3 input rows widened to int16 pairs per channel, one row of int32 sums, the weights and
  * bias scaled by 2^left with the output stage's constants, one padded input row).
  * output may equal input (in place) where the compiler has checked the rows allow it (see the kernel).
  */
-#define MCU_DWCONV3X3_RECORD_WORDS 3
+#define MCU_DWCONV3X3_WIDE 0x100
 void mcu_dwconv3x3_s8_dsp8(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                            const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+/* Its twin with the loops ordered for single-issue cores (Cortex-M4, M33): same arguments and results. */
+void mcu_dwconv3x3_s8_dsp8_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input,
+                              mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                              int32_t *scratch);
 int32_t mcu_dwconv3x3_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape, mcu_shape out_shape);
 
 /*
@@ -123,7 +131,11 @@ int32_t mcu_dwconv3x3_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape i
  *   is channel c0's pair and SXTB16 ROR 8 channel c1's. Padding k and an odd last channel hold 0; one
  *   more word (0) ends the array (the loop reads one word ahead). For the convolution k is the
  *   window's natural (ky, kx, ci) order, padded taps reading input_zero_point.
- * channels: MCU_DSP8_RECORD_WORDS words per output channel: {bias - input_zero_point * sum(w)
+ * channels: one word 2 * output_zero_point + 1, then MCU_DSP8_RECORD2_WORDS words per output channel:
+ *   {2 * multiplier - 2^32 (as int32), (bias - input_zero_point * sum(w)) << 8 | (right - 1)}, for a
+ *   layer whose channels all have left = 1, right >= 1, multiplier >= 2^30 and a bias within 24 bits
+ *   (see mcu_dsp8_matmul.h). The `_rec3` twins of each kernel take the general form instead:
+ *   MCU_DSP8_RECORD_WORDS words per output channel: {bias - input_zero_point * sum(w)
  *   (unscaled), multiplier, right + 1 | left << 8 | (2 * output_zero_point + 1) << 16}: the kernels
  *   shift the accumulator left by `left` before the output stage, where the int16 kernels have the
  *   2^left in their weights, and rebuild the rounding constant 2^right + zp_out * 2^(right + 1) =
@@ -133,6 +145,7 @@ int32_t mcu_dwconv3x3_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape i
  *   convolution also one window's bytes).
  */
 #define MCU_DSP8_RECORD_WORDS 3
+#define MCU_DSP8_RECORD2_WORDS 2
 
 /* The five-word records of the int8-weight depthwise kernel (mcu_dwconv3x3_s8_dsp8): {bias (unscaled),
  * multiplier, rounding, right + 1, left}. */
@@ -174,6 +187,30 @@ void mcu_pwconv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, m
 void mcu_conv_s8_wzp_dsp8_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape, const int8_t *input,
                              mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
                              int32_t *scratch);
+
+/* Every int8-weight kernel above again for the 3-word channel records (MCU_DSP8_RECORD_WORDS per
+ * channel, no leading word): same arguments otherwise, same results. */
+void mcu_pwconv_s8_dsp8_rec3(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                             const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_pwconv_s8_dsp8_rec3_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input,
+                                mcu_shape out_shape, const int32_t *weights, const int32_t *channels, int8_t *output,
+                                int32_t *scratch);
+void mcu_conv_s8_dsp8_rec3(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                           const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_conv_s8_dsp8_rec3_1x(const mcu_dsp_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                              const int32_t *weights, const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_pwconv_s8_wzp_dsp8_rec3(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape,
+                                 const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                                 const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_pwconv_s8_wzp_dsp8_rec3_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape,
+                                    const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                                    const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_conv_s8_wzp_dsp8_rec3(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape,
+                               const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                               const int32_t *channels, int8_t *output, int32_t *scratch);
+void mcu_conv_s8_wzp_dsp8_rec3_1x(const mcu_dsp_params *p, int32_t filter_offset, mcu_shape in_shape,
+                                  const int8_t *input, mcu_shape out_shape, const int32_t *weights,
+                                  const int32_t *channels, int8_t *output, int32_t *scratch);
 
 /* The one SXTB16-with-rotate the kernels need: bytes 1 and 3 of x, sign-extended to int16 each. */
 static inline int32_t mcu_dsp_sxtb16_ror8(int32_t x)
