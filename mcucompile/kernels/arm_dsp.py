@@ -36,7 +36,7 @@ import numpy as np
 
 from ..codegen.program import CArray, Layer
 from ..quant.fixedpoint import wrap_int32
-from .common import check_reduction, check_window, quant_io, shape_text, weight_zero_point
+from .common import quant_io, weight_zero_point
 from .ref import base_layer, is_pointwise
 
 CALL = "calls/dsp_conv.j2"
@@ -208,20 +208,19 @@ class Conv:
         return variant
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
+        g = ctx.geometry
         w, pointwise, k, k4, plan = self._plan(ctx)
-        cout, kh, kw, cin = w.shape
-        check_reduction(node, k)
-        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
-        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
-        in_shape, out_shape = tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4])
-        where = f"{shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}"
-        w2d = np.asarray(w).reshape(cout, k)
+        w2d = np.asarray(w).reshape(len(w), k)
         if pointwise:
-            return self._matmul_layer(ctx, "pointwise", f"pointwise conv 1x1 stride 1, {where}", w2d,
-                                      pointwise_order(k), plan, (1, 1, 1, 1, 0, 0), in_shape, out_shape, k4)
-        return self._matmul_layer(ctx, "conv", f"conv {kh}x{kw} stride {sh}, {where}", w2d, np.arange(k), plan,
-                                  (kh, kw, sh, sw, pads[0], pads[1]), in_shape, out_shape, k4)
+            return self._matmul_layer(ctx, "pointwise", g.text("pointwise conv"), w2d, pointwise_order(k), plan,
+                                      _dsp_geometry(g), g.in_shape, g.out_shape, k4)
+        return self._matmul_layer(ctx, "conv", g.text("conv"), w2d, np.arange(k), plan, _dsp_geometry(g),
+                                  g.in_shape, g.out_shape, k4)
+
+
+def _dsp_geometry(g) -> tuple:
+    """The window as mcu_dsp_params holds it: (kh, kw, stride_h, stride_w, pad_top, pad_left)."""
+    return (*g.kernel, *g.strides, g.pads[0], g.pads[1])
 
 
 class Depthwise:
@@ -238,18 +237,12 @@ class Depthwise:
         return ctx.target.has("dsp") and self._plan(ctx) is not None
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        w = ctx.graph.tensor(node.inputs[1]).data
-        kh, kw, c = w.shape
-        check_reduction(node, kh * kw)
-        check_window(node, (kh, kw), node.attrs["strides"], node.attrs["pads"])
-        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
+        g, w = ctx.geometry, ctx.graph.tensor(ctx.node.inputs[1]).data
         records, scale = self._plan(ctx)
-        scaled = (np.asarray(w, np.int64) - weight_zero_point(node)) * scale
-        return _layer(ctx, "mcu_dwconv_s8_dsp", "Arm DSP, 4 channels per SXTB16 pair",
-                      f"depthwise conv {kh}x{kw} stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
-                      pack_depthwise(scaled), records, (kh, kw, sh, sw, pads[0], pads[1]), tuple(ctx.x.shape[1:4]),
-                      tuple(ctx.y.shape[1:4]), dwconv_scratch_bytes(c), CODE_BYTES["mcu_dwconv_s8_dsp"])
+        scaled = (np.asarray(w, np.int64) - weight_zero_point(ctx.node)) * scale
+        return _layer(ctx, "mcu_dwconv_s8_dsp", "Arm DSP, 4 channels per SXTB16 pair", g.text("depthwise conv"),
+                      pack_depthwise(scaled), records, _dsp_geometry(g), g.in_shape, g.out_shape,
+                      dwconv_scratch_bytes(g.in_shape[2]), CODE_BYTES["mcu_dwconv_s8_dsp"])
 
 
 class Depthwise3x3:
@@ -275,14 +268,10 @@ class Depthwise3x3:
         return plan is not None and bool(np.all(plan[0][:, 3] >= 2))
 
     def build(self, ctx) -> Layer:
-        node = ctx.node
-        w = ctx.graph.tensor(node.inputs[1]).data
-        c = w.shape[2]
-        check_reduction(node, 9)
-        check_window(node, (3, 3), node.attrs["strides"], node.attrs["pads"])
-        (sh, sw), pads = node.attrs["strides"], node.attrs["pads"]
+        g, w = ctx.geometry, ctx.graph.tensor(ctx.node.inputs[1]).data
+        c, (sh, sw), pads = w.shape[2], g.strides, g.pads
         records, scale = Depthwise()._plan(ctx)
-        in_shape, out_shape = tuple(ctx.x.shape[1:4]), tuple(ctx.y.shape[1:4])
+        in_shape, out_shape = g.in_shape, g.out_shape
         scratch = dwconv3x3_scratch_bytes(c, out_shape[1], sw)
         sources = [f"arm_dsp/{self.KERNEL}.c"]
         inplace = dwconv3x3_inplace_ok(in_shape[:2], out_shape[:2], sh, pads[0])
@@ -292,11 +281,8 @@ class Depthwise3x3:
             variant += ", 12-byte channel records"
         if ctx.target.name not in self.DUAL_ISSUE:  # the loops in the single-issue order (the kernel's `_1x` twin)
             variant, extra["entry"] = variant + ", single-issue order", self.KERNEL + "_1x"
-        layer = _layer(ctx, self.KERNEL, variant,
-                       f"depthwise conv 3x3 stride {sh}, {shape_text(ctx.x.shape)} -> {shape_text(ctx.y.shape)}",
-                       pack_depthwise3x3_int8(w), channels,
-                       (3, 3, sh, sw, pads[0], pads[1]),
-                       in_shape, out_shape, scratch, self.CODE_BYTES, **extra)
+        layer = _layer(ctx, self.KERNEL, variant, g.text("depthwise conv"), pack_depthwise3x3_int8(w), channels,
+                       _dsp_geometry(g), in_shape, out_shape, scratch, self.CODE_BYTES, **extra)
         if inplace:
             layer.inplace_kernel, layer.inplace_scratch, layer.inplace_sources = self.KERNEL, scratch, sources
         return layer
@@ -393,7 +379,6 @@ class FullyConnected(Conv):
     def build(self, ctx) -> Layer:
         w = ctx.graph.tensor(ctx.node.inputs[1]).data
         cout, cin = w.shape
-        check_reduction(ctx.node, cin)
         k4 = (cin + 3) // 4 * 4
         return self._matmul_layer(ctx, "fc", f"fully connected {cin} -> {cout}", w, pointwise_order(cin),
                                   self._plan(ctx), (1, 1, 1, 1, 0, 0), (1, 1, cin), (1, 1, cout), k4)
