@@ -148,6 +148,24 @@ DEPTHWISE_PLAN = [
     dict(h=5, w=6, c=8, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=7, zp_out=-128, act="relu6"),
     dict(h=4, w=9, c=24, stride=(1, 2), pads=(0, 1, 2, 0), zp_in=-128, zp_out=11, act="none"),
     dict(h=5, w=5, c=16, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=-128, zp_out=0, act="none", left_shift=True),
+    # The sixteen-channel layout (c % 16 == 0, arm_mve.depthwise_lanes): saturation and clamp, strides 1
+    # and 2, border windows of one and two chunks (64 + 16 channels), the extreme input zero points.
+    dict(h=5, w=6, c=32, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=-128, zp_out=-128, act="none"),
+    dict(h=5, w=4, c=80, stride=(2, 2), pads=(0, 0, 1, 1), zp_in=127, zp_out=4, act="relu6"),
+    dict(h=3, w=3, c=128, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=3, zp_out=-7, act="relu"),
+    dict(h=2, w=7, c=16, stride=(1, 2), pads=(1, 2, 1, 0), zp_in=-128, zp_out=-128, act="none"),
+    # ... refused: a bias too large for the doubled sums, a weight -128 (the eight-channel layout, its
+    # border by windows from 64 channels).
+    dict(h=4, w=4, c=32, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=-5, zp_out=0, act="none", huge_bias=True),
+    dict(h=4, w=5, c=64, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=-128, zp_out=-128, act="none", minus128=True,
+         lanes=8),
+    dict(h=3, w=4, c=72, stride=(2, 1), pads=(1, 1, 1, 1), zp_in=9, zp_out=2, act="relu6", minus128=True, lanes=8),
+    # The pixel-pair form (c == 8, stride_w 1): interior runs of even and odd lengths, saturation and
+    # clamp, stride_h 2; c == 8 at stride_w 2 keeps the eight-channel layout.
+    dict(h=6, w=9, c=8, stride=(1, 1), pads=(1, 1, 1, 1), zp_in=-128, zp_out=-128, act="none"),
+    dict(h=5, w=8, c=8, stride=(2, 1), pads=(0, 1, 1, 1), zp_in=127, zp_out=-3, act="relu6"),
+    dict(h=4, w=4, c=8, stride=(1, 1), pads=(0, 0, 0, 0), zp_in=2, zp_out=1, act="relu"),
+    dict(h=6, w=7, c=8, stride=(1, 2), pads=(1, 1, 1, 1), zp_in=-128, zp_out=0, act="none"),
 ]
 
 CONV_PLAN = [
@@ -236,15 +254,28 @@ def _window_call(i, kernel, kernel_hw, x, packed_w, requant, q, stride, pads, ex
 def depthwise_call(rng, i, case):
     x = _ints(rng, (case["h"], case["w"], case["c"]))
     w = _ints(rng, (3, 3, case["c"]), -127)
+    if case.get("minus128"):
+        w[1, 1, ::5] = -128
     from mcucompile.ops.depthwise import _correlate
 
     acc = _correlate(x.astype(np.float64) - case["zp_in"], w.astype(np.float64), case["stride"], case["pads"])
     q = _finish(rng, case, acc, case["c"])
     expected = depthwise_conv2d_s8(x=x, w=w, stride=case["stride"], pads=case["pads"], **q)
     folded = arm_mve.fold_bias(w.reshape(9, -1).T, q["bias"], q["input_zp"])
-    requant = arm_mve.pack_requant_depthwise(folded, q["bias"], q["multiplier"], q["shift"])
-    return _window_call(i, "mcu_dwconv3x3_s8_mve", (3, 3), x, arm_mve.pack_depthwise3x3(w), requant, q, case["stride"],
-                        case["pads"], expected), expected
+    lanes = arm_mve.depthwise_lanes(w, folded, q["shift"], stride_w=case["stride"][1])
+    plain = not case.get("left_shift") and not case.get("huge_bias")
+    assert lanes == case.get("lanes", 16 if case["c"] % 16 == 0 and plain else
+                             2 if case["c"] == 8 and case["stride"][1] == 1 and plain else 8)
+    if lanes == 16:
+        packed = arm_mve.pack_depthwise3x3(w, lanes=16)
+        requant = arm_mve.pack_requant_depthwise16(folded, q["multiplier"], q["shift"])
+    elif lanes == 2:
+        packed, requant = arm_mve.pack_depthwise_pairs(w, folded, q["bias"], q["multiplier"], q["shift"])
+    else:
+        packed = arm_mve.pack_depthwise3x3(w)
+        requant = arm_mve.pack_requant_depthwise(folded, q["bias"], q["multiplier"], q["shift"])
+    return _window_call(i, "mcu_dwconv3x3_s8_mve", (3, 3), x, packed, requant, q, case["stride"], case["pads"],
+                        expected), expected
 
 
 def conv_call(rng, i, case):

@@ -13,7 +13,8 @@ would do at run time or not at all:
   them: per channel for the pointwise kernel (scalar parameters of one channel at four pixels), per
   block of four channels for the first conv (one vector per parameter; runtime_c/include/mcu_mve.h),
   per eight channels for the depthwise kernel (its even and odd channels, then the bias before
-  folding, which the windows reaching into the padding start from).
+  folding, which the windows reaching into the padding start from), or per sixteen where its int8
+  lanes are exact (depthwise_lanes: C % 16 == 0, or C == 8 at stride_w 1 as pixel pairs).
 
 Weights with a zero point (legacy uint8 models, zw = node.attrs["weight_zp"]; w - zw spans
 [-255, 255]), folded out exactly, one way per kernel:
@@ -124,14 +125,47 @@ def pack_pointwise(w: np.ndarray) -> np.ndarray:
     return np.concatenate([packed, np.zeros(POINTWISE_PAD_BYTES, np.int8)])
 
 
-def pack_depthwise3x3(w: np.ndarray, dtype=np.int8) -> np.ndarray:
-    """[3, 3, C] -> [ceil(C / 8), 9, 8]: per block of eight channels its nine taps, zero-padded.
+def pack_depthwise3x3(w: np.ndarray, dtype=np.int8, lanes: int = 8) -> np.ndarray:
+    """[3, 3, C] -> [ceil(C / lanes), 9, lanes]: per block of `lanes` channels (8, or 16 for the
+    int8-lane layout, depthwise_lanes) its nine taps, zero-padded.
     dtype: int8, or int16 for weights minus their zero point (mcu_dwconv3x3_s8_wzp_mve)."""
     w = np.asarray(w, dtype)
     c = w.shape[2]
-    padded = np.zeros((9, _round_up(c, 8)), dtype)
+    padded = np.zeros((9, _round_up(c, lanes)), dtype)
     padded[:, :c] = w.reshape(9, c)
-    return padded.reshape(9, -1, 8).transpose(1, 0, 2).copy()
+    return padded.reshape(9, -1, lanes).transpose(1, 0, 2).copy()
+
+
+def depthwise_lanes(w: np.ndarray, folded: np.ndarray, shift, zw: int = 0, stride_w: int = 0) -> int:
+    """16 where the depthwise kernel's sixteen-lane layout is exact (runtime_c/include/mcu_mve_dwconv3x3.h:
+    int8 products of two taps added in int16, the int32 sums doubled) and C % 16 == 0; 2 for its
+    pixel-pair form (C == 8 at stride_w 1: two neighbouring output pixels' eight channels are one
+    vector of sixteen, their inputs sixteen contiguous bytes); else 8. The sixteen lanes need int8
+    weights without a zero point, no weight -128 (|x * w| <= 128 * 127, so two products fit int16),
+    every shift a right shift, and per channel |folded bias| + 128 * sum |w| < 2^30, so that twice any
+    window's sum, padding counted as the zero point, stays an int32 without wrapping."""
+    w = np.asarray(w, np.int64).reshape(9, -1)
+    c = w.shape[1]
+    if zw or (w == -128).any() or not all_right_shifts(shift, c):
+        return 8
+    bound = np.abs(np.asarray(folded, np.int64)) + 128 * np.abs(w).sum(axis=0)
+    if not (bound < 1 << 30).all():
+        return 8
+    return 16 if c % 16 == 0 else 2 if c == 8 and stride_w == 1 else 8
+
+
+def pack_requant_depthwise16(folded: np.ndarray, multiplier, shift) -> np.ndarray:
+    """The sixteen-channel layout's requantization (depthwise_lanes): a header of four words (1, 16,
+    0, 0), then per block of sixteen channels 48 int32 words: twice the folded bias, the multiplier
+    and the (negative) shift, each over the channels 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11,
+    15 of the block, the kernel's four accumulators."""
+    c = len(folded)
+    order = np.arange(c).reshape(-1, 4, 4).transpose(0, 2, 1).reshape(-1)
+    m = np.broadcast_to(np.asarray(multiplier, np.int64), (c,))
+    s = np.broadcast_to(np.asarray(shift, np.int64), (c,))
+    cols = np.stack([2 * np.asarray(folded, np.int64)[order], m[order], s[order]])  # [3, c]
+    blocks = cols.reshape(3, -1, 16).transpose(1, 0, 2).reshape(-1)
+    return np.concatenate([np.array([1, 16, 0, 0], np.int64), blocks]).astype(np.int32)
 
 
 def even_odd_order(channels: int) -> np.ndarray:
@@ -164,6 +198,21 @@ def pack_requant_depthwise(folded: np.ndarray, bias: np.ndarray | None, multipli
     return np.concatenate([header, np.concatenate([blocks, plain.astype(np.int32)], axis=1).reshape(-1)])
 
 
+def pack_depthwise_pairs(w: np.ndarray, folded: np.ndarray, bias, multiplier, shift) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel-pair form (depthwise_lanes 2, C == 8): weights as the eight-channel layout (72 bytes,
+    for the border and an odd last pixel of a run) then its nine taps twice over (144 bytes, sixteen
+    lanes); requant as pack_requant_depthwise with header word 1 = 2, then the sixteen-lane block of
+    the eight channels twice over (pack_requant_depthwise16 without its header)."""
+    eight = pack_requant_depthwise(folded, bias, multiplier, shift)
+    eight[1] = 2
+    m = np.broadcast_to(np.asarray(multiplier, np.int64), (8,))
+    s = np.broadcast_to(np.asarray(shift, np.int64), (8,))
+    pair = pack_requant_depthwise16(np.tile(folded, 2), np.tile(m, 2), np.tile(s, 2))[4:]
+    twice = np.tile(np.asarray(w, np.int8).reshape(9, 8), 2)
+    weights = np.concatenate([pack_depthwise3x3(w).reshape(-1), twice.reshape(-1)])
+    return weights, np.concatenate([eight, pair]).astype(np.int32)
+
+
 def pack_small_conv(w: np.ndarray) -> np.ndarray:
     """[out_c, kh, kw, in_c] -> [out_c rounded up to 4, 32]: each channel's window, zero-padded."""
     w = np.asarray(w, np.int8).reshape(len(w), -1)
@@ -181,9 +230,12 @@ def _active(ctx) -> bool:
 # with their helpers) with about half again as margin.
 # Flash per kernel for the fit check: arm-none-eabi-gcc 12 -O2 sizes on cortex-m55 (pointwise 2,064 B,
 # its weight-zero-point twin 2,496 B after the pipelined rewrite) with about half again as margin.
-# With the whole-loop assembly paths: first conv 2,336 B, pointwise 5,512 B, depthwise 3,140 B.
-CODE_BYTES = {"mcu_conv_small_s8_mve": 3584, "mcu_pwconv_s8_mve": 8192, "mcu_dwconv3x3_s8_mve": 4608,
-              "mcu_conv_small_s8_wzp_mve": 2048, "mcu_pwconv_s8_wzp_mve": 3584, "mcu_dwconv3x3_s8_wzp_mve": 3072}
+# With the whole-loop assembly paths: first conv 2,336 B, pointwise 5,512 B, depthwise 3,140 B; the
+# depthwise kernel with its sixteen-lane runs (inlined at each of their three call sites: out of line,
+# saving the callee-saved Q registers per call cost VWW 18 K cycles) and border windows 9,204 B, its
+# weight-zero-point twin 4,480 B.
+CODE_BYTES = {"mcu_conv_small_s8_mve": 3584, "mcu_pwconv_s8_mve": 8192, "mcu_dwconv3x3_s8_mve": 14336,
+              "mcu_conv_small_s8_wzp_mve": 2048, "mcu_pwconv_s8_wzp_mve": 3584, "mcu_dwconv3x3_s8_wzp_mve": 7168}
 CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t"}
 
 
@@ -258,6 +310,12 @@ class Depthwise:
         what = ctx.geometry.text("depthwise conv")
         kernel, weights = ("mcu_dwconv3x3_s8_wzp_mve", pack_depthwise3x3(centred, np.int16)) if zw else \
             ("mcu_dwconv3x3_s8_mve", pack_depthwise3x3(w))
+        lanes = depthwise_lanes(w, folded, node.attrs["shift"], zw, ctx.geometry.strides[1])
+        if lanes == 16:
+            weights = pack_depthwise3x3(w, lanes=16)
+            requant = pack_requant_depthwise16(folded, node.attrs["multiplier"], node.attrs["shift"])
+        elif lanes == 2:
+            weights, requant = pack_depthwise_pairs(w, folded, bias, node.attrs["multiplier"], node.attrs["shift"])
         return _layer(ctx, kernel, what, "calls/conv_mve.j2", weights, requant,
                       geometry=ctx.geometry.window)
 

@@ -15,7 +15,15 @@
  * back in channel order for one store.
  *
  * Output positions whose window lies inside the input take the unrolled path without bounds checks;
- * the border positions visit only their taps inside the input (see mcu_mve_dw_border_pixel).
+ * the border positions visit only their taps inside the input (see mcu_mve_dw_border_pixel), or from
+ * 64 channels are copied into a window with zero-point taps for the same assembly
+ * (mcu_mve_dw_border_window).
+ *
+ * Where the compiler proves it exact (depthwise_lanes in mcucompile/kernels/arm_mve.py), int8 weights
+ * take the sixteen-lane layout instead (header word 1 == 16, below at MCU_MVE_DW16_RQ_BLOCK): int8
+ * products of two taps summed in int16, 145 instructions per sixteen channels where the eight-channel
+ * loop takes 2 x 92 (VWW on cortex-m55, llvm-mca: 172 cycles against 2 x 107). Eight channels at
+ * stride_w 1 take it as pixel pairs (header word 1 == 2, mcu_mve_dw_pixel_pairs).
  * `wide` is a constant in each wrapper and the functions are inlined, so each kernel keeps only its
  * own load (VWW on cortex-m55: no depthwise layer of mcu_dwconv3x3_s8_mve executes more
  * instructions than before its loops moved here; 0.1% fewer in all).
@@ -356,6 +364,75 @@ MCU_MVE_INLINE void mcu_mve_dw_interior_run_fast(mcu_mve_dw_run *run, int32_t c,
 #undef MCU_MVE_DW_TAPS8
 #undef MCU_MVE_DW_TAPS16
 
+/*
+ * A window reaching into the padding, by the interior assembly: its nine taps of up to
+ * MCU_MVE_DW_CHUNK channels are copied into a window on the stack (3 rows of 3 taps, `n` bytes
+ * each), a tap in the padding filled with the input zero point, which is what the folded bias
+ * counts it as; then the window is one interior position of `n` channels. The copy is 9 * n / 16
+ * vector loads and stores against the taps' 6.75 * n vector instructions; below 64 channels the
+ * eight-channel layout keeps the C border loop, which visits only the taps inside and was cheaper
+ * there (VWW on cortex-m55, 16 and 32 channels). 64 channels keep the window at 576 bytes of stack.
+ */
+#define MCU_MVE_DW_CHUNK 64
+#define MCU_MVE_DW_WINDOW_MIN_C 64
+
+/* n > 0 bytes from src to dst: a tail-predicated loop (DLSTP/LETP) of 16-byte loads and stores, its
+ * last pass predicated to the n % 16 bytes left; GCC's loop for the same took three times the
+ * instructions. */
+MCU_MVE_INLINE void mcu_mve_dw_copy_tap(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int8x16_t t;
+    __asm__ volatile("dlstp.8 lr, %[n]\n"
+                     "1:\n\t"
+                     "vldrb.u8 %q[t], [%[src]], #16\n\t"
+                     "vstrb.8 %q[t], [%[dst]], #16\n\t"
+                     "letp lr, 1b"
+                     : [t] "=&w"(t), [src] "+r"(src), [dst] "+r"(dst)
+                     : [n] "r"(n)
+                     : "lr", "memory");
+}
+
+/* The window of output position (iy, ix) (its top-left input index, may be negative) for channels
+ * [ch, ch + n): a tap in the padding is copied from zps, MCU_MVE_DW_CHUNK bytes of the zero point. */
+MCU_MVE_INLINE void mcu_mve_dw_fill_window(int8_t *win, const int8_t *input, int32_t h, int32_t w, int32_t iy,
+                                           int32_t ix, int32_t c, int32_t ch, int32_t n, const int8_t *zps)
+{
+    int32_t ky, kx;
+    for (ky = 0; ky < 3; ky++) {
+        const int inside_y = iy + ky >= 0 && iy + ky < h;
+        for (kx = 0; kx < 3; kx++) {
+            const int inside = inside_y && ix + kx >= 0 && ix + kx < w;
+            const int8_t *src = inside ? input + ((iy + ky) * w + ix + kx) * c + ch : zps;
+            mcu_mve_dw_copy_tap(win + (3 * ky + kx) * n, src, n);
+        }
+    }
+}
+
+/* A border position of the eight-channel layout by windows (c % 8 == 0, every shift a right shift:
+ * o->fast). Not inlined: inside the kernel's loops GCC finds no registers for the run's assembly. */
+static __attribute__((noinline)) void mcu_mve_dw_border_window(const int8_t *input, int32_t h, int32_t w, int32_t iy,
+                                                               int32_t ix, int32_t c, const int8_t *zps,
+                                                               const int8_t *weights, const int32_t *requant,
+                                                               const mcu_mve_dw_out *o, int8_t *out, int wide)
+{
+    int8_t win[9 * MCU_MVE_DW_CHUNK] __attribute__((aligned(8)));
+    const int saturate = o->act_min == -128 && o->act_max == 127;
+    int32_t ch;
+    for (ch = 0; ch < c; ch += MCU_MVE_DW_CHUNK) {
+        const int32_t n = c - ch < MCU_MVE_DW_CHUNK ? c - ch : MCU_MVE_DW_CHUNK;
+        const int8_t *wb = weights + (ch >> 3) * MCU_MVE_DW_BLOCK_BYTES(wide);
+        mcu_mve_dw_run run = {win, wb, requant + (ch >> 3) * MCU_MVE_RQ_DW_BLOCK, 3 * n,
+                              wb + (n >> 3) * MCU_MVE_DW_BLOCK_BYTES(wide), 0, out + ch + n, o->out_offset,
+                              o->act_min, o->act_max};
+        mcu_mve_dw_fill_window(win, input, h, w, iy, ix, c, ch, n, zps);
+        if (MCU_MVE_ASM_LOOPS && saturate) { /* the constant: no assembly at -O0, which never calls this */
+            mcu_mve_dw_interior_run_fast(&run, n, out + ch, wide, 1);
+        } else if (MCU_MVE_ASM_LOOPS) {
+            mcu_mve_dw_interior_run_fast(&run, n, out + ch, wide, 0);
+        }
+    }
+}
+
 /* `count` interior positions of one output row; x is the first window's top-left input byte. */
 MCU_MVE_INLINE void mcu_mve_dw_interior_run(const int8_t *x, int32_t row, int32_t step, int32_t c, int32_t count,
                                             const int8_t *weights, const int32_t *requant, const mcu_mve_dw_out *o,
@@ -424,6 +501,278 @@ static void mcu_mve_dw_border_pixel(const int8_t *x, int32_t row, int32_t c, int
 #undef MCU_MVE_DW_TAPS
 #undef MCU_MVE_DW_TAPS_OPERANDS
 
+/*
+ * The int8-lane layout (header word 1 == 16; pack_requant_depthwise16 in mcucompile/kernels/arm_mve.py):
+ * sixteen channels per block, c % 16 == 0, every shift a right shift, no weight -128, int8 weights.
+ * One VLDRB.U8 loads a tap's sixteen inputs or weights, VMULLB.S8 / VMULLT.S8 multiply the even and
+ * the odd channels into int16 products, and two taps' products are added in int16 before widening:
+ * |x * w| <= 128 * 127, so two of them fit. VQDMULLB/VQDMULLT.S16 by a register holding 1 widen the
+ * pair sums to int32 on the multiplier (the vector ALU is the busier unit), which doubles them: the
+ * accumulators start from twice the folded bias and hold 2 * sum, which the requantization takes as
+ * it is (MCU_MVE_DW16_REQUANTIZE; the C twin halves it, exactly: it is even); the compiler checks per
+ * channel that |2 * sum| < 2^31 for every input (|folded bias| + 128 * sum |w| < 2^30) or keeps the
+ * eight-channel layout. The four accumulators
+ * hold channels 0, 4, 8, 12 (a0), 1, 5, 9, 13 (a1), 2, 6, 10, 14 (a2), 3, 7, 11, 15 (a3), which
+ * VQMOVNB/VQMOVNT put back in channel order. Per block, 48 words: the doubled folded bias, the
+ * multiplier and the right shift, each as a0, a1, a2, a3; weights [c / 16][9][16].
+ * Every position goes through the run: the border by a window on the stack (zero-point taps).
+ */
+#define MCU_MVE_DW16_RQ_BLOCK 48
+#define MCU_MVE_DW16_W_BLOCK 144
+
+/* The C twin of the run's block (unoptimized builds): the same sums, requantization and bytes. */
+MCU_MVE_INLINE int32x4_t mcu_mve_dw16_requantize(int32x4_t a, const int32_t *rq, int k)
+{
+    a = vshrq_n_s32(a, 1);
+    a = vqrdmulhq_s32(a, vldrwq_s32(rq + 16 + 4 * k));
+    a = vqaddq_s32(a, vshrq_n_s32(a, 31));
+    return vrshlq_s32(a, vldrwq_s32(rq + 32 + 4 * k));
+}
+
+static void mcu_mve_dw16_block_c(const int8_t *r0, int32_t row, int32_t c, const int8_t *w, const int32_t *rq,
+                                 const mcu_mve_dw_run *run, int8_t *out)
+{
+    int32x4_t a0 = vldrwq_s32(rq), a1 = vldrwq_s32(rq + 4), a2 = vldrwq_s32(rq + 8), a3 = vldrwq_s32(rq + 12);
+    int16x8_t lo, hi;
+    int8x16_t v = vdupq_n_s8(0);
+    int k;
+    for (k = 0; k < 9; k += 2) {
+        const int8x16_t xa = vldrbq_s8(r0 + (k / 3) * row + (k % 3) * c), wa = vldrbq_s8(w + 16 * k);
+        int16x8_t pe = vmullbq_int_s8(xa, wa), po = vmulltq_int_s8(xa, wa);
+        if (k < 8) {
+            const int8x16_t xb = vldrbq_s8(r0 + ((k + 1) / 3) * row + ((k + 1) % 3) * c);
+            const int8x16_t wb = vldrbq_s8(w + 16 * (k + 1));
+            pe = vaddq_s16(pe, vmullbq_int_s8(xb, wb));
+            po = vaddq_s16(po, vmulltq_int_s8(xb, wb));
+        }
+        a0 = vaddq_s32(a0, vqdmullbq_n_s16(pe, 1));
+        a2 = vaddq_s32(a2, vqdmulltq_n_s16(pe, 1));
+        a1 = vaddq_s32(a1, vqdmullbq_n_s16(po, 1));
+        a3 = vaddq_s32(a3, vqdmulltq_n_s16(po, 1));
+    }
+    lo = vqmovntq_s32(vqmovnbq_s32(vdupq_n_s16(0), mcu_mve_dw16_requantize(a0, rq, 0)),
+                      mcu_mve_dw16_requantize(a2, rq, 2));
+    hi = vqmovntq_s32(vqmovnbq_s32(vdupq_n_s16(0), mcu_mve_dw16_requantize(a1, rq, 1)),
+                      mcu_mve_dw16_requantize(a3, rq, 3));
+    lo = vminq_s16(vmaxq_s16(vqaddq_n_s16(lo, (int16_t)run->out_offset), vdupq_n_s16((int16_t)run->act_min)),
+                   vdupq_n_s16((int16_t)run->act_max));
+    hi = vminq_s16(vmaxq_s16(vqaddq_n_s16(hi, (int16_t)run->out_offset), vdupq_n_s16((int16_t)run->act_min)),
+                   vdupq_n_s16((int16_t)run->act_max));
+    v = vmovnbq_s16(v, lo);
+    v = vmovntq_s16(v, hi);
+    vstrbq_s8(out, v);
+}
+
+/* Two taps (input addresses XA, XB; weight offsets OA, OB) into the four accumulators. The second
+ * tap's input is loaded twice: VMULLB.S8 writes its products over it, and with eight Q registers
+ * taken there is none left to keep it for VMULLT. VQDMULLT.S16 writes over its source too (allowed
+ * for 8- and 16-bit elements: each result lane lies in the beat of its source lanes). The pair's
+ * last two adds (a1, a3) are left to the next pair (PREV1, PREV2), between its first loads and
+ * multiplies, and the block's scalar work (addresses, pointers) goes in SA, SB, SC: the issue slots
+ * that two loads, a product and its add, or two multiplies back to back would leave empty. */
+#define MCU_MVE_DW16_PREV1 "vadd.i32 %q[a1], %q[a1], %q[wv]\n\t"
+#define MCU_MVE_DW16_PREV2 "vadd.i32 %q[a3], %q[a3], %q[po]\n\t"
+#define MCU_MVE_DW16_FIRST(PREV1, PREV2, XA, OA)                \
+    "vldrb.u8 %q[x], [" XA "]\n\t"                              \
+    PREV1                                                       \
+    "vldrb.u8 %q[wv], [%[w], #" OA "]\n\t"                      \
+    "vmullb.s8 %q[pe], %q[x], %q[wv]\n\t"                       \
+    PREV2                                                       \
+    "vmullt.s8 %q[po], %q[x], %q[wv]\n\t"
+#define MCU_MVE_DW16_WIDEN                                      \
+    "vqdmullb.s16 %q[x], %q[pe], %[one]\n\t"                    \
+    "vqdmullt.s16 %q[pe], %q[pe], %[one]\n\t"                   \
+    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"                        \
+    "vqdmullb.s16 %q[wv], %q[po], %[one]\n\t"                   \
+    "vadd.i32 %q[a2], %q[a2], %q[pe]\n\t"                       \
+    "vqdmullt.s16 %q[po], %q[po], %[one]\n\t"
+#define MCU_MVE_DW16_PAIR(PREV1, PREV2, XA, OA, XB, OB, SA, SB, SC) \
+    MCU_MVE_DW16_FIRST(PREV1, PREV2, XA, OA)                    \
+    "vldrb.u8 %q[x], [" XB "]\n\t"                              \
+    SA                                                          \
+    "vldrb.u8 %q[wv], [%[w], #" OB "]\n\t"                      \
+    "vmullb.s8 %q[x], %q[x], %q[wv]\n\t"                        \
+    SB                                                          \
+    "vadd.i16 %q[pe], %q[pe], %q[x]\n\t"                        \
+    "vldrb.u8 %q[x], [" XB "]\n\t"                              \
+    "vmullt.s8 %q[wv], %q[x], %q[wv]\n\t"                       \
+    SC                                                          \
+    "vqdmullb.s16 %q[x], %q[pe], %[one]\n\t"                    \
+    "vadd.i16 %q[po], %q[po], %q[wv]\n\t"                       \
+    "vqdmullt.s16 %q[pe], %q[pe], %[one]\n\t"                   \
+    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"                        \
+    "vqdmullb.s16 %q[wv], %q[po], %[one]\n\t"                   \
+    "vadd.i32 %q[a2], %q[a2], %q[pe]\n\t"                       \
+    "vqdmullt.s16 %q[po], %q[po], %[one]\n\t"
+
+/*
+ * The requantization of the four accumulators, exact without the halving: VRMULH.S32 (rounding, not
+ * doubling) of twice the sum by the multiplier is round(2 * s * m / 2^32) = round(s * m / 2^31),
+ * rounding half up as SaturatingRoundingDoublingHighMul does, which saturates only for two INT32_MIN
+ * and the multiplier is positive. Then mcu_mve_dw_store_fast's right shift (sign fix, VRSHL), the
+ * even and odd channels narrowed to int16 with saturation (VQMOVNB/VQMOVNT.S32) and the output offset.
+ * The last pair's adds (PREV1, PREV2) and the block loop's test (CMP: nothing after it sets the flags)
+ * fill slots among the vector instructions.
+ */
+#define MCU_MVE_DW16_REQUANTIZE                                 \
+    "vldrw.u32 %q[x], [%[rq], #64]\n\t"                         \
+    MCU_MVE_DW16_PREV1                                          \
+    "vldrw.u32 %q[wv], [%[rq], #80]\n\t"                        \
+    MCU_MVE_DW16_PREV2                                          \
+    "vrmulh.s32 %q[a0], %q[a0], %q[x]\n\t"                      \
+    "vldrw.u32 %q[pe], [%[rq], #96]\n\t"                        \
+    "vrmulh.s32 %q[a1], %q[a1], %q[wv]\n\t"                     \
+    "vldrw.u32 %q[po], [%[rq], #112]\n\t"                       \
+    "vrmulh.s32 %q[a2], %q[a2], %q[pe]\n\t"                     \
+    "vshr.s32 %q[x], %q[a0], #31\n\t"                           \
+    "vrmulh.s32 %q[a3], %q[a3], %q[po]\n\t"                     \
+    "vqadd.s32 %q[a0], %q[a0], %q[x]\n\t"                       \
+    "vldrw.u32 %q[pe], [%[rq], #128]\n\t"                       \
+    "vshr.s32 %q[wv], %q[a1], #31\n\t"                          \
+    "vldrw.u32 %q[po], [%[rq], #144]\n\t"                       \
+    "vqadd.s32 %q[a1], %q[a1], %q[wv]\n\t"                      \
+    "ldr %[ta], [%[run], #28]\n\t"                              \
+    "vrshl.s32 %q[a0], %q[a0], %q[pe]\n\t"                      \
+    "vldrw.u32 %q[pe], [%[rq], #160]\n\t"                       \
+    "vrshl.s32 %q[a1], %q[a1], %q[po]\n\t"                      \
+    "vldrw.u32 %q[po], [%[rq], #176]\n\t"                       \
+    "vshr.s32 %q[x], %q[a2], #31\n\t"                           \
+    "adds %[rq], #192\n\t"                                      \
+    "vshr.s32 %q[wv], %q[a3], #31\n\t"                          \
+    "ldr %[tb], [%[run], #16]\n\t"                              \
+    "vqadd.s32 %q[a2], %q[a2], %q[x]\n\t"                       \
+    "cmp %[w], %[tb]\n\t"                                       \
+    "vqadd.s32 %q[a3], %q[a3], %q[wv]\n\t"                      \
+    "vqmovnb.s32 %q[x], %q[a0]\n\t"                             \
+    "vrshl.s32 %q[a2], %q[a2], %q[pe]\n\t"                      \
+    "vqmovnb.s32 %q[wv], %q[a1]\n\t"                            \
+    "vrshl.s32 %q[a3], %q[a3], %q[po]\n\t"                      \
+    "vqmovnt.s32 %q[x], %q[a2]\n\t"                             \
+    "vqmovnt.s32 %q[wv], %q[a3]\n\t"                            \
+    "vqadd.s16 %q[x], %q[x], %[ta]\n\t"                         \
+    "vqadd.s16 %q[wv], %q[wv], %[ta]\n\t"
+
+/* Saturated to int8 (VQMOVNB/VQMOVNT.S16) in channel order; then, for a clamp narrower than int8,
+ * VMAX/VMIN on the bytes: the same bytes as clamping the int16 values first. */
+#define MCU_MVE_DW16_SATURATE                                   \
+    "vqmovnb.s16 %q[x], %q[x]\n\t"                              \
+    "vqmovnt.s16 %q[x], %q[wv]\n\t"
+#define MCU_MVE_DW16_CLAMP                                      \
+    "vqmovnb.s16 %q[x], %q[x]\n\t"                              \
+    "vldrb.u8 %q[pe], [%[run], #40]\n\t"                        \
+    "vqmovnt.s16 %q[x], %q[wv]\n\t"                             \
+    "vldrb.u8 %q[po], [%[run], #56]\n\t"                        \
+    "vmax.s8 %q[x], %q[x], %q[pe]\n\t"                          \
+    "vmin.s8 %q[x], %q[x], %q[po]\n\t"
+
+/* The run with the clamp's bounds as sixteen bytes each, which MCU_MVE_DW16_CLAMP loads (the load
+ * unit has slots to spare where VDUP would take two more of the vector ALU's). */
+typedef struct {
+    mcu_mve_dw_run run;
+    int8_t lo[16], hi[16]; /* 40, 56 */
+} mcu_mve_dw16_clamped;
+MCU_MVE_AT(mcu_mve_dw16_clamped, lo, 40);
+MCU_MVE_AT(mcu_mve_dw16_clamped, hi, 56);
+
+/* Positions and blocks as MCU_MVE_DW_RUN_BODY, sixteen channels per block; OUTPUT: saturate or clamp. */
+#define MCU_MVE_DW16_RUN_BODY(OUTPUT)                                                                       \
+    "1:\n\t"                                                                                                \
+    "ldr %[r0], [%[run]]\n\t"                                                                               \
+    "ldr %[w], [%[run], #4]\n\t"                                                                            \
+    "ldr %[rq], [%[run], #8]\n"                                                                             \
+    "2:\n\t"                                                                                                \
+    "ldr %[r2], [%[run], #12]\n\t"                                                                          \
+    "vldrw.u32 %q[a0], [%[rq]]\n\t"                                                                         \
+    "add %[ta], %[r0], %[c]\n\t"                                                                            \
+    "vldrw.u32 %q[a1], [%[rq], #16]\n\t"                                                                    \
+    "add %[tb], %[ta], %[c]\n\t"                                                                            \
+    "vldrw.u32 %q[a2], [%[rq], #32]\n\t"                                                                    \
+    "add %[r1], %[r0], %[r2]\n\t"                                                                           \
+    "vldrw.u32 %q[a3], [%[rq], #48]\n\t"                                                                    \
+    MCU_MVE_DW16_PAIR("add %[r2], %[r1], %[r2]\n\t", "", "%[r0]", "0", "%[ta]", "16", "", "",               \
+                      "add %[ta], %[r1], %[c]\n\t")                                                           \
+    MCU_MVE_DW16_PAIR(MCU_MVE_DW16_PREV1, MCU_MVE_DW16_PREV2, "%[tb]", "32", "%[r1]", "48",                 \
+                      "add %[tb], %[ta], %[c]\n\t", "adds %[r0], #16\n\t", "")                                \
+    MCU_MVE_DW16_PAIR(MCU_MVE_DW16_PREV1, MCU_MVE_DW16_PREV2, "%[ta]", "64", "%[tb]", "80",                 \
+                      "add %[ta], %[r2], %[c]\n\t", "", "")                                                   \
+    MCU_MVE_DW16_PAIR(MCU_MVE_DW16_PREV1, MCU_MVE_DW16_PREV2, "%[r2]", "96", "%[ta]", "112",                \
+                      "add %[tb], %[ta], %[c]\n\t", "", "adds %[w], #144\n\t")                                \
+    MCU_MVE_DW16_FIRST(MCU_MVE_DW16_PREV1, MCU_MVE_DW16_PREV2, "%[tb]", "-16")                              \
+    MCU_MVE_DW16_WIDEN MCU_MVE_DW16_REQUANTIZE OUTPUT                                                       \
+    "vstrb.8 %q[x], [%[out]], #16\n\t"                                                                      \
+    "bne 2b\n\t"                                                                                            \
+    "ldr %[ta], [%[run]]\n\t"                                                                               \
+    "ldr %[tb], [%[run], #20]\n\t"                                                                          \
+    "add %[ta], %[tb]\n\t"                                                                                  \
+    "str %[ta], [%[run]]\n\t"                                                                               \
+    "ldr %[tb], [%[run], #24]\n\t"                                                                          \
+    "cmp %[out], %[tb]\n\t"                                                                                 \
+    "bne 1b\n\t"                                                                                            \
+    : [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3), [x] "=&w"(x), [wv] "=&w"(wv),         \
+      [pe] "=&w"(pe), [po] "=&w"(po), [ta] "=&l"(ta), [tb] "=&l"(tb), [r0] "=&r"(r0), [r1] "=&r"(r1),       \
+      [r2] "=&r"(r2), [w] "=&r"(w), [rq] "=&r"(rq), [out] "+r"(out)                                         \
+    : [run] "r"(run), [c] "r"(c), [one] "r"(one)                                                            \
+    : "cc", "memory"
+
+/* `count` >= 1 positions of the run (the fields as mcu_mve_dw_run, for sixteen-channel blocks). */
+MCU_MVE_INLINE void mcu_mve_dw16_run(mcu_mve_dw_run *run, int32_t c, int8_t *out)
+{
+    if (MCU_MVE_ASM_LOOPS) {
+        int32x4_t a0, a1, a2, a3;
+        int16x8_t x, wv, pe, po;
+        const int8_t *ta, *tb, *r0, *r1, *r2, *w;
+        const int32_t *rq;
+        const int32_t one = 1;
+        if (run->act_min == -128 && run->act_max == 127) {
+            __asm__ volatile(MCU_MVE_DW16_RUN_BODY(MCU_MVE_DW16_SATURATE));
+        } else {
+            mcu_mve_dw16_clamped clamped;
+            clamped.run = *run;
+            vstrbq_s8(clamped.lo, vdupq_n_s8((int8_t)run->act_min));
+            vstrbq_s8(clamped.hi, vdupq_n_s8((int8_t)run->act_max));
+            run = &clamped.run;
+            __asm__ volatile(MCU_MVE_DW16_RUN_BODY(MCU_MVE_DW16_CLAMP));
+        }
+    } else {
+        while (out != run->out_end) {
+            const int8_t *x = run->x, *w = run->weights;
+            const int32_t *rq = run->requant;
+            for (; w != run->weights_end; x += 16, w += MCU_MVE_DW16_W_BLOCK, rq += MCU_MVE_DW16_RQ_BLOCK, out += 16) {
+                mcu_mve_dw16_block_c(x, run->row, c, w, rq, run, out);
+            }
+            run->x += run->step;
+        }
+    }
+}
+
+#undef MCU_MVE_DW16_PAIR
+#undef MCU_MVE_DW16_PREV1
+#undef MCU_MVE_DW16_PREV2
+#undef MCU_MVE_DW16_FIRST
+#undef MCU_MVE_DW16_WIDEN
+#undef MCU_MVE_DW16_REQUANTIZE
+#undef MCU_MVE_DW16_SATURATE
+#undef MCU_MVE_DW16_CLAMP
+#undef MCU_MVE_DW16_RUN_BODY
+
+/* A border position of the sixteen-channel layout: as mcu_mve_dw_border_window, by mcu_mve_dw16_run. */
+MCU_MVE_INLINE void mcu_mve_dw16_border(const int8_t *input, int32_t h, int32_t w, int32_t iy, int32_t ix, int32_t c,
+                                        const int8_t *zps, const int8_t *weights, const int32_t *requant,
+                                        const mcu_mve_dw_out *o, int8_t *out)
+{
+    int8_t win[9 * MCU_MVE_DW_CHUNK] __attribute__((aligned(8)));
+    int32_t ch;
+    for (ch = 0; ch < c; ch += MCU_MVE_DW_CHUNK) {
+        const int32_t n = c - ch < MCU_MVE_DW_CHUNK ? c - ch : MCU_MVE_DW_CHUNK;
+        const int8_t *wb = weights + (ch >> 4) * MCU_MVE_DW16_W_BLOCK;
+        mcu_mve_dw_run run = {win, wb, requant + (ch >> 4) * MCU_MVE_DW16_RQ_BLOCK, 3 * n,
+                              wb + (n >> 4) * MCU_MVE_DW16_W_BLOCK, 0, out + ch + n, o->out_offset,
+                              o->act_min, o->act_max};
+        mcu_mve_dw_fill_window(win, input, h, w, iy, ix, c, ch, n, zps);
+        mcu_mve_dw16_run(&run, n, out + ch);
+    }
+}
+
 /* The interior range along one axis: the first output index whose window starts at or after input
  * index 0, and one past the last whose window ends inside `size`. */
 MCU_MVE_INLINE void mcu_mve_dw_interior_range(int32_t size, int32_t out_size, int32_t stride, int32_t pad,
@@ -441,6 +790,46 @@ MCU_MVE_INLINE void mcu_mve_dw_interior_range(int32_t size, int32_t out_size, in
     *hi = b;
 }
 
+/* `even` (> 0, even) interior positions of one row at stride_w 1 and c == 8, two at a time: the two
+ * pixels' windows are sixteen contiguous bytes per tap, so the sixteen-lane run takes each pair as
+ * one block of "sixteen channels" with a column stride of eight bytes, its weights and parameters the
+ * eight channels' twice over (pack_depthwise_pairs: past the eight-channel ones). */
+static void mcu_mve_dw_pixel_pairs(const int8_t *x, int32_t row, int32_t even, const int8_t *weights,
+                                   const int32_t *requant, const mcu_mve_dw_out *o, int8_t *out)
+{
+    const int8_t *w = weights + MCU_MVE_DW_BLOCK_BYTES(0);
+    mcu_mve_dw_run run = {x, w, requant + MCU_MVE_RQ_DW_BLOCK, row, w + MCU_MVE_DW16_W_BLOCK, 16, out + even * 8,
+                          o->out_offset, o->act_min, o->act_max};
+    mcu_mve_dw16_run(&run, 8, out);
+}
+
+/* The kernel for the sixteen-channel layout: interior runs and border windows, both by mcu_mve_dw16_run. */
+static void mcu_mve_dwconv3x3_16(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input,
+                                 mcu_shape out_shape, const int8_t *weights, const int32_t *requant, int8_t *output,
+                                 const mcu_mve_dw_out *o, const int8_t *zps)
+{
+    const int32_t c = in_shape.c, sh = p->stride_h, sw = p->stride_w;
+    int32_t y_lo, y_hi, x_lo, x_hi, oy, ox;
+    mcu_mve_dw_interior_range(in_shape.h, out_shape.h, sh, p->pad_top, &y_lo, &y_hi);
+    mcu_mve_dw_interior_range(in_shape.w, out_shape.w, sw, p->pad_left, &x_lo, &x_hi);
+    for (oy = 0; oy < out_shape.h; oy++) {
+        const int32_t iy = oy * sh - p->pad_top;
+        int8_t *out = output + oy * out_shape.w * c;
+        for (ox = 0; ox < out_shape.w; ox++) {
+            const int32_t ix = ox * sw - p->pad_left;
+            if (oy >= y_lo && oy < y_hi && ox == x_lo && x_hi > x_lo) {
+                mcu_mve_dw_run run = {input + (iy * in_shape.w + ix) * c, weights, requant, in_shape.w * c,
+                                      weights + (c >> 4) * MCU_MVE_DW16_W_BLOCK, sw * c,
+                                      out + x_hi * c, o->out_offset, o->act_min, o->act_max};
+                mcu_mve_dw16_run(&run, c, out + ox * c);
+                ox = x_hi - 1;
+            } else {
+                mcu_mve_dw16_border(input, in_shape.h, in_shape.w, iy, ix, c, zps, weights, requant, o, out + ox * c);
+            }
+        }
+    }
+}
+
 /* The kernel; wide: the weights are int16 (the pointer still a byte pointer), a constant per wrapper. */
 MCU_MVE_INLINE void mcu_mve_dwconv3x3(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input,
                                       mcu_shape out_shape, const int8_t *weights, const int32_t *requant,
@@ -450,11 +839,31 @@ MCU_MVE_INLINE void mcu_mve_dwconv3x3(const mcu_conv_params *p, mcu_shape in_sha
     const int32_t sh = p->stride_h, sw = p->stride_w;
     const int32_t row = in_shape.w * c;
     const int16_t zp = (int16_t)(-p->io.input_offset);
-    /* requant starts with a header of four words: the first says whether every shift is negative. */
+    /* requant starts with a header of four words: the first says whether every shift is negative,
+     * the second is 16 for the sixteen-channel layout, 2 for the pixel pairs (int8 weights only). */
     const mcu_mve_dw_out o = {p->io.output_offset, p->io.act_min, p->io.act_max, requant[0] != 0};
+    const int lanes16 = !wide && requant[1] == 16;
+    /* The pixel-pair form (header word 1 == 2): eight channels at stride_w 1, interior runs two pixels
+     * at a time by the sixteen-lane run (mcu_mve_dw_pixel_pairs). */
+    const int pairs = !wide && requant[1] == 2 && c == 8 && sw == 1 && o.fast;
+    /* The border by windows on the stack where the interior assembly applies and the copy pays (see
+     * mcu_mve_dw_border_window); MCU_MVE_DW_WINDOW_MIN_C channels at least. */
+    const int window = MCU_MVE_ASM_LOOPS && !(c & 7) && o.fast && c >= MCU_MVE_DW_WINDOW_MIN_C;
+    int8_t zps[MCU_MVE_DW_CHUNK] __attribute__((aligned(8)));
     int32_t y_lo, y_hi, x_lo, x_hi, oy, ox;
 
+    if (window || lanes16) {
+        const int8x16_t z = vdupq_n_s8((int8_t)zp);
+        vstrbq_s8(zps, z);
+        vstrbq_s8(zps + 16, z);
+        vstrbq_s8(zps + 32, z);
+        vstrbq_s8(zps + 48, z);
+    }
     requant += MCU_MVE_RQ_DW_HEADER;
+    if (lanes16) {
+        mcu_mve_dwconv3x3_16(p, in_shape, input, out_shape, weights, requant, output, &o, zps);
+        return;
+    }
     mcu_mve_dw_interior_range(in_shape.h, out_shape.h, sh, p->pad_top, &y_lo, &y_hi);
     mcu_mve_dw_interior_range(in_shape.w, out_shape.w, sw, p->pad_left, &x_lo, &x_hi);
     for (oy = 0; oy < out_shape.h; oy++) {
@@ -464,9 +873,19 @@ MCU_MVE_INLINE void mcu_mve_dwconv3x3(const mcu_conv_params *p, mcu_shape in_sha
         for (ox = 0; ox < out_shape.w; ox++) {
             const int32_t ix = ox * sw - p->pad_left;
             if (inside_y && ox == x_lo && x_hi > x_lo) {
-                mcu_mve_dw_interior_run(input + (iy * in_shape.w + ix) * c, row, sw * c, c, x_hi - x_lo, weights,
-                                        requant, &o, out + ox * c, wide);
+                const int32_t n = x_hi - x_lo, even = pairs ? n & ~1 : 0;
+                const int8_t *x = input + (iy * in_shape.w + ix) * c;
+                if (even) {
+                    mcu_mve_dw_pixel_pairs(x, row, even, weights, requant, &o, out + ox * c);
+                }
+                if (n > even) {
+                    mcu_mve_dw_interior_run(x + even * c, row, sw * c, c, n - even, weights, requant, &o,
+                                            out + (ox + even) * c, wide);
+                }
                 ox = x_hi - 1;
+            } else if (window) {
+                mcu_mve_dw_border_window(input, in_shape.h, in_shape.w, iy, ix, c, zps, weights, requant, &o,
+                                         out + ox * c, wide);
             } else {
                 const int32_t ky0 = iy < 0 ? -iy : 0, ky1 = in_shape.h - iy < 3 ? in_shape.h - iy : 3;
                 const int32_t kx0 = ix < 0 ? -ix : 0, kx1 = in_shape.w - ix < 3 ? in_shape.w - ix : 3;
