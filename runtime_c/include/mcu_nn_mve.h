@@ -47,10 +47,17 @@ void mcu_pwconv_s8_wzp_mve(const mcu_quant_io *io, int32_t filter_offset, int32_
 
 /*
  * Depthwise 3x3 convolution, channel multiplier 1, any stride and padding (pad_top, pad_left < 3).
- * weights [ceil(c / 8)][9][8]: for each block of eight channels, the nine taps in (ky, kx) order,
- * eight channels each, zero-padded past c. requant holds 40 words per eight channels: two blocks,
- * the even channels' (0, 2, 4, 6) then the odd ones', then their 8 biases before folding in the same
- * order (even, odd); zeros past c.
+ * requant starts with a header of four words: [0] 1 if every shift is a right shift, [1] the layout
+ * (8, 16 or 2; the compiler's depthwise_lanes, mcucompile/kernels/arm_mve.py), then zeros.
+ * - 8: weights [ceil(c / 8)][9][8], for each block of eight channels the nine taps in (ky, kx)
+ *   order, eight channels each, zero-padded past c; then 40 requant words per eight channels: two
+ *   blocks, the even channels' (0, 2, 4, 6) then the odd ones', then their 8 biases before folding
+ *   in the same order (even, odd); zeros past c.
+ * - 16 (c % 16 == 0, proved exact at build time): weights [c / 16][9][16]; 48 requant words per
+ *   sixteen channels (twice the folded bias, multiplier, shift, over the four accumulators' lanes).
+ * - 2 (c == 8 at stride_w 1, two output pixels per vector): the 8-channel layout, then the taps and
+ *   the sixteen-lane requant block of the eight channels twice over.
+ * See mcu_mve_dwconv3x3.h.
  */
 void mcu_dwconv3x3_s8_mve(const mcu_conv_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
                           const int8_t *weights, const int32_t *requant, int8_t *output);
