@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import plan_arena
 from .buffers import Buffer
 from .plan import ArenaPlan, verify_plan
@@ -90,8 +92,9 @@ def _workspace_buffers(layers: list[RowWindow], rows, starts, cached: bool) -> t
     sized for the largest band; it is written at step i and read at step i + 1, or, where halos are
     cached and it keeps rows for the next band, live at every step. Scratch lives at its layer's step."""
     n = len(layers)
-    sizes = [max(r[i][1] - s[i] for r, s in zip(rows, starts)) * w.out_row_bytes for i, w in enumerate(layers)]
-    keeps = [cached and any(r[i][0] > s[i] for r, s in zip(rows, starts)) for i in range(n)]
+    r, s = np.asarray(rows, np.int64).reshape(-1, n, 2), np.asarray(starts, np.int64).reshape(-1, n)
+    sizes = [int(v) * w.out_row_bytes for v, w in zip((r[:, :, 1] - s).max(axis=0), layers)]
+    keeps = [cached and bool(v) for v in (r[:, :, 0] > s).any(axis=0)]
     buffers = []
     for i, w in enumerate(layers):
         if i < n - 1:
