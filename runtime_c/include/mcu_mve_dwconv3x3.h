@@ -286,6 +286,17 @@ MCU_MVE_AT(mcu_mve_dw_run, act_max, 36);
     "vmax.s16 %q[x0], %q[x0], %q[w0]\n\t"          \
     "vmin.s16 %q[x0], %q[x0], %q[w1]\n\t"
 
+/* The run's next position: x advanced by the step (run->x += run->step), and back to the top (label
+ * 1) unless out has reached the run's end. */
+#define MCU_MVE_DW_NEXT_POSITION      \
+    "ldr %[ta], [%[run]]\n\t"         \
+    "ldr %[tb], [%[run], #20]\n\t"    \
+    "add %[ta], %[tb]\n\t"            \
+    "str %[ta], [%[run]]\n\t"         \
+    "ldr %[tb], [%[run], #24]\n\t"    \
+    "cmp %[out], %[tb]\n\t"           \
+    "bne 1b\n\t"
+
 /* LDW, O1..O8 as MCU_MVE_DW_TAPS; BLOCK: bytes of weights per block; OUTPUT: saturate or clamp. */
 #define MCU_MVE_DW_RUN_BODY(TAPS, BLOCK, OUTPUT)                                                            \
     "1:\n\t"                                                                                                \
@@ -321,13 +332,7 @@ MCU_MVE_AT(mcu_mve_dw_run, act_max, 36);
     "vstrb.16 %q[x0], [%[out]], #8\n\t"                                                                     \
     "cmp %[w], %[tb]\n\t"                                                                                   \
     "bne 2b\n\t"                                                                                            \
-    "ldr %[ta], [%[run]]\n\t"                                                                               \
-    "ldr %[tb], [%[run], #20]\n\t"                                                                          \
-    "add %[ta], %[tb]\n\t"                                                                                  \
-    "str %[ta], [%[run]]\n\t"                                                                               \
-    "ldr %[tb], [%[run], #24]\n\t"                                                                          \
-    "cmp %[out], %[tb]\n\t"                                                                                 \
-    "bne 1b\n\t"                                                                                            \
+    MCU_MVE_DW_NEXT_POSITION                                                                                \
     : [e] "=&w"(even), [o] "=&w"(odd), [x0] "=&w"(x0), [x1] "=&w"(x1), [w0] "=&w"(w0), [w1] "=&w"(w1),     \
       [pb] "=&w"(pb), [pt] "=&w"(pt), [ta] "=&l"(ta), [tb] "=&l"(tb), [r0] "=&l"(r0), [r1] "=&l"(r1),       \
       [r2] "=&l"(r2), [w] "=&l"(w), [rq] "=&r"(rq), [out] "+l"(out)                                         \
@@ -701,13 +706,7 @@ MCU_MVE_AT(mcu_mve_dw16_clamped, hi, 56);
     MCU_MVE_DW16_WIDEN MCU_MVE_DW16_REQUANTIZE OUTPUT                                                       \
     "vstrb.8 %q[x], [%[out]], #16\n\t"                                                                      \
     "bne 2b\n\t"                                                                                            \
-    "ldr %[ta], [%[run]]\n\t"                                                                               \
-    "ldr %[tb], [%[run], #20]\n\t"                                                                          \
-    "add %[ta], %[tb]\n\t"                                                                                  \
-    "str %[ta], [%[run]]\n\t"                                                                               \
-    "ldr %[tb], [%[run], #24]\n\t"                                                                          \
-    "cmp %[out], %[tb]\n\t"                                                                                 \
-    "bne 1b\n\t"                                                                                            \
+    MCU_MVE_DW_NEXT_POSITION                                                                                \
     : [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3), [x] "=&w"(x), [wv] "=&w"(wv),         \
       [pe] "=&w"(pe), [po] "=&w"(po), [ta] "=&l"(ta), [tb] "=&l"(tb), [r0] "=&r"(r0), [r1] "=&r"(r1),       \
       [r2] "=&r"(r2), [w] "=&r"(w), [rq] "=&r"(rq), [out] "+r"(out)                                         \
@@ -754,6 +753,7 @@ MCU_MVE_INLINE void mcu_mve_dw16_run(mcu_mve_dw_run *run, int32_t c, int8_t *out
 #undef MCU_MVE_DW16_SATURATE
 #undef MCU_MVE_DW16_CLAMP
 #undef MCU_MVE_DW16_RUN_BODY
+#undef MCU_MVE_DW_NEXT_POSITION
 
 /* A border position of the sixteen-channel layout: as mcu_mve_dw_border_window, by mcu_mve_dw16_run. */
 MCU_MVE_INLINE void mcu_mve_dw16_border(const int8_t *input, int32_t h, int32_t w, int32_t iy, int32_t ix, int32_t c,
