@@ -176,8 +176,9 @@ stack_option = click.option("--stack", "stack_bytes", default=None, type=int,
 memory_option = click.option("--memory", type=click.Choice(["auto", "patch", "layer"]), default="auto",
                               show_default=True,
                               help="Arena plan: 'layer' by layer; 'patch' runs the first layers band by band "
-                                   "(recomputing the rows bands share) so the large early tensors never exist "
-                                   "whole; 'auto' takes patch where it makes the arena smaller.")
+                                   "(the rows two bands share cached or computed again) so the large early "
+                                   "tensors never exist whole; 'auto' takes patch where it makes the arena "
+                                   "smaller, recomputing at most 10% of the MACs.")
 
 
 def build_options(command):

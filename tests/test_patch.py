@@ -68,9 +68,9 @@ def _calls(s: schedule, in_row: int, out_row: int) -> list[list[BandCall]]:
     for rows in s.rows:
         (a0, b0), (a1, b1) = rows
         lo, hi = CONV.input_rows(a0, b0)
-        bands.append([BandCall(None, 0, "", "", (hi - lo, b0 - a0, CONV.pad_top + lo - a0), ("input", lo * in_row),
+        bands.append([BandCall(None, 0, (hi - lo, b0 - a0, CONV.pad_top + lo - a0), ("input", lo * in_row),
                                ("arena", 0)),
-                      BandCall(None, 1, "", "", (b0 - a0, b1 - a1, DW.pad_top + a0 - a1), ("arena", 0),
+                      BandCall(None, 1, (b0 - a0, b1 - a1, DW.pad_top + a0 - a1), ("arena", 0),
                                ("output", a1 * out_row))])
     return bands
 

@@ -57,14 +57,22 @@ def band_view(layer: Layer, in_rows: int, out_rows: int, pad_top: int) -> Layer:
 class BandCall:
     layer: Layer  # the band's view of the layer
     index: int  # the layer's index (its profile slot)
-    src: str  # C expression: the first input row the call reads
-    dst: str  # C expression: where its first output row goes
-    rows: tuple[int, int, int] = (0, 0, 0)  # (input rows, output rows, top padding): what the view varies
-    src_at: tuple[str, int] = ("", 0)  # (buffer, byte offset) of src
-    dst_at: tuple[str, int] = ("", 0)
+    rows: tuple[int, int, int]  # (input rows, output rows, top padding): what the view varies
+    src_at: tuple[str, int]  # (buffer, byte offset) of the first input row the call reads
+    dst_at: tuple[str, int]  # ... of where its first output row goes
     # Cached halos: (from, bytes) of the rows the band buffer keeps for the next layer, moved from that
     # offset to its start before the call; (0, 0): nothing moves.
     move: tuple[int, int] = (0, 0)
+    steps: tuple[int, int] = (0, 0)  # in a band loop: how far src and dst move from one band to the next
+
+    @property
+    def src(self) -> str:
+        """C expression of the first input row (in a loop, in terms of `band`)."""
+        return _stepped(*self.src_at, self.steps[0])
+
+    @property
+    def dst(self) -> str:
+        return _stepped(*self.dst_at, self.steps[1])
 
 
 @dataclasses.dataclass
@@ -79,15 +87,10 @@ class BandRun:
 LOOP_VARIABLE = "band"
 
 
-def _offset(base: str, offset: int) -> str:
-    return base if offset == 0 else f"({base} + {offset})"
-
-
 def _stepped(base: str, offset: int, step: int) -> str:
-    """`base + offset + band * step` as C (step 0: the fixed address)."""
-    if step == 0:
-        return _offset(base, offset)
-    return f"({base} + {offset} + {LOOP_VARIABLE} * {step})" if offset else f"({base} + {LOOP_VARIABLE} * {step})"
+    """`base + offset + band * step` as C, without the terms that are 0."""
+    terms = [base] + ([str(offset)] if offset else []) + ([f"{LOOP_VARIABLE} * {step}"] if step else [])
+    return base if len(terms) == 1 else f"({' + '.join(terms)})"
 
 
 def stage_calls(layers: list[Layer], patch, locations: dict[str, str]) -> list[list[BandCall]]:
@@ -115,8 +118,8 @@ def stage_calls(layers: list[Layer], patch, locations: dict[str, str]) -> list[l
             dst_at = (locations[layer.output], a * w.out_row_bytes if i == n - 1 else (a - start) * w.out_row_bytes)
             kept, by = patch.kept(k, i) if i < n - 1 else (0, 0)
             move = (by * w.out_row_bytes, kept * w.out_row_bytes) if kept and by else (0, 0)
-            calls.append(BandCall(band_view(layer, hi - lo, b - a, pad), layer.index, _offset(*src_at),
-                                  _offset(*dst_at), (hi - lo, b - a, pad), src_at, dst_at, move))
+            calls.append(BandCall(band_view(layer, hi - lo, b - a, pad), layer.index, (hi - lo, b - a, pad), src_at,
+                                  dst_at, move))
             held[i] = b
         bands.append(calls)
     return bands
@@ -147,7 +150,6 @@ def band_runs(bands: list[list[BandCall]]) -> list[BandRun]:
     for first, count, steps in runs:
         calls = bands[first]
         if count > 1:  # the first band's addresses plus band * step, band counting from 0 in the run
-            calls = [dataclasses.replace(c, src=_stepped(*c.src_at, ds), dst=_stepped(*c.dst_at, dd))
-                     for c, (ds, dd) in zip(calls, steps)]
+            calls = [dataclasses.replace(c, steps=step) for c, step in zip(calls, steps)]
         out.append(BandRun(first, count, calls))
     return out
