@@ -6,7 +6,7 @@
  * (ky, kx, ci) order (padded taps reading input_zero_point, K rounded up to 4 with zeros), whole
  * kernel rows copied as words where the window is inside the image, and widened into the pointwise
  * kernel's column layout; then the three share its 3 pixels x 2 channels SMLAD block. The loops:
- * mcu_dsp8_drivers.h.
+ * mcu_dsp8_conv_driver.h.
  *
  * Two public kernels of the same arithmetic, one per instruction order of the inner loop (see
  * mcu_dsp8_matmul.h): mcu_conv_s8_dsp8 for the dual-issue Cortex-M7, mcu_conv_s8_dsp8_1x for the cores
@@ -24,7 +24,7 @@
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-#include "mcu_dsp8_drivers.h"
+#include "mcu_dsp8_conv_driver.h"
 
 int32_t mcu_conv_s8_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape)
 {

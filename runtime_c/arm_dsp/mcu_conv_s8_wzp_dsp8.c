@@ -6,7 +6,7 @@
  * filter_offset = -zw. Each gathered window (its padded taps holding input_zero_point, so they count
  * as x = zp in the sum as in the products) is summed once, and every channel's accumulators start
  * from filter_offset times that sum; -zx * sum(w - zw) is in the bias. The loops:
- * mcu_dsp8_drivers.h, with zero_point 1.
+ * mcu_dsp8_conv_driver.h, with zero_point 1.
  *
  * Two public kernels, one per instruction order of the inner loop (mcu_conv_s8_wzp_dsp8: dual-issue
  * Cortex-M7, mcu_conv_s8_wzp_dsp8_1x: single-issue cores), as in mcu_pwconv_s8_dsp8.c.
@@ -19,7 +19,7 @@
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-#include "mcu_dsp8_drivers.h"
+#include "mcu_dsp8_conv_driver.h"
 
 int32_t mcu_conv_s8_wzp_dsp8_scratch_bytes(const mcu_dsp_params *p, mcu_shape in_shape)
 {
