@@ -61,6 +61,10 @@ class CycleToolsMissing(Exception):
     """No LLVM tools to estimate cycles with (the profile then gives instructions only)."""
 
 
+class CallOrderMismatch(Exception):
+    """The profiled firmware's layer calls do not match the execution order given for them."""
+
+
 def assumptions(cpu: str) -> list[str]:
     """What every estimate for CPU assumes, one line each, printed with the figures."""
     lines = ["zero wait states, no caches (every fetch and load completes in the model's time)"]
@@ -451,6 +455,14 @@ def estimate(prof: BlockProfile, cpu: str, order: list[int] | None = None) -> di
     "layer_instructions": [...], "invoke_instructions": n}. Raises CycleToolsMissing without LLVM."""
     if cpu not in MODELS:
         raise CycleToolsMissing(f"no cycle model for {cpu} (cortex-m4, cortex-m7 and cortex-m55 have one)")
+    inferences = max(len(prof.invoke_insns), 1)
+    calls = len(prof.layers) // inferences  # layer calls per inference
+    # `order`: the layer of each call (a patch stage calls its layers once per band); else one call each.
+    # An order of another length belongs to another build of the firmware: refused, since guessing
+    # which call is which layer would put cycles on the wrong layers.
+    if order is not None and len(order) != calls:
+        raise CallOrderMismatch(f"the firmware made {calls} layer calls per inference, "
+                                f"the project's execution order has {len(order)}: rebuild the project")
     mc, mca = _tools()
     used = sorted({i for span in prof.layers + prof.gaps for i in span})
     datas = sorted({prof.blocks[i].data for i in used})
@@ -473,10 +485,7 @@ def estimate(prof: BlockProfile, cpu: str, order: list[int] | None = None) -> di
                              for i, (n, taken) in span.items())
         return out
 
-    inferences = max(len(prof.invoke_insns), 1)
-    calls = len(prof.layers) // inferences  # layer calls per inference
-    # `order`: the layer of each call (a patch stage calls its layers once per band); else one call each.
-    order = list(order) if order is not None and len(order) == calls else list(range(calls))
+    order = list(order) if order is not None else list(range(calls))
     n_layers = max(order, default=-1) + 1
     layer_spans = [span_cycles(s) for s in prof.layers]
     layers = []

@@ -502,6 +502,9 @@ def add_cycle_estimates(prof: dict, counts: str | None, why_not: str | None = No
     except cycles.CycleToolsMissing as exc:
         prof["cycles_note"] = str(exc)
         return prof
+    except cycles.CallOrderMismatch as exc:
+        prof["cycles_note"] = f"no cycle estimates: {exc}"
+        return prof
     if len(est["layers"]) != len(prof["layers"]):
         prof["cycles_note"] = (f"no cycle estimates: the block-counting plugin saw {len(est['layers'])} layers, "
                                f"not {len(prof['layers'])}")

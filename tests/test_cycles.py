@@ -308,3 +308,14 @@ def test_a_block_figure_does_not_depend_on_its_neighbours(tmp_path, monkeypatch)
     next_block = bytes.fromhex("0022002e")  # movs r2, #0 (movle r2, #0 inside the IT block); cmp r6, #0
     assert cycles.disassemble_blocks([ite_cut, next_block], "cortex-m7", mc)[1] == \
         cycles.disassemble_blocks([next_block], "cortex-m7", mc)[0] == ["movs r2, #0", "cmp r6, #0"]
+
+
+def test_an_execution_order_of_another_length_is_refused():
+    """Three layer calls in one inference, an order naming two: the estimate refuses rather than
+    putting the calls' cycles on layers by position."""
+    text = "\n".join(["block 0 8000 1 00bf", "count 0 5 0", "layer 5", "count 0 5 0", "layer 5",
+                      "count 0 5 0", "layer 5", "invoke 40"])
+    prof = cycles.parse_block_counts(text)
+    assert len(prof.layers) == 3 and len(prof.invoke_insns) == 1
+    with pytest.raises(cycles.CallOrderMismatch, match="3 layer calls per inference.*has 2"):
+        cycles.estimate(prof, "cortex-m7", order=[0, 1])
