@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock
 
 import mcucompile.examples as examples_package
@@ -53,3 +54,11 @@ def held_out(model: Path) -> Path:
 def calibration(model: Path) -> Path:
     """Training-split inputs saved beside a trained example, for calibration."""
     return model.with_name(model.stem + ".calib.npy")
+
+
+def normal_calibration(path: Path, seed: int, count: int, resolution: int) -> Path:
+    """COUNT seeded standard-normal RGB images (NCHW float32) saved at PATH, for calibrating the
+    untrained examples, whose BatchNorm statistics were set for standard-normal inputs."""
+    images = np.random.default_rng(seed).standard_normal((count, 3, resolution, resolution)).astype(np.float32)
+    np.save(path, images)
+    return Path(path)

@@ -12,7 +12,7 @@ import numpy as np
 
 from mcucompile.build import build_project
 
-from .models import example_model
+from .models import example_model, normal_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_same_input_gives_identical_files(tmp_path):
     model = example_model(alpha=0.25, resolution=32, classes=4, softmax=True)
-    np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32))
+    normal_calibration(tmp_path / "calib.npy", seed=0, count=4, resolution=32)
     for out in ("a", "b"):
         build_project(model, "host", tmp_path / out, calib=str(tmp_path / "calib.npy"))
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")

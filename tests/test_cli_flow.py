@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from .firmware_tools import mcucompile
+from .models import normal_calibration
 
 
 def test_example_build_run_simulate_inspect(tmp_path):
@@ -15,7 +16,7 @@ def test_example_build_run_simulate_inspect(tmp_path):
     assert result.returncode == 0, result.stderr
     x = np.random.default_rng(5).standard_normal((4, 3, 32, 32)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "calib.npy", np.random.default_rng(6).standard_normal((8, 3, 32, 32)).astype(np.float32))
+    normal_calibration(tmp_path / "calib.npy", seed=6, count=8, resolution=32)
     calib = ["--calib", tmp_path / "calib.npy"]
 
     result = mcucompile("build", model, *calib, "-o", tmp_path / "host")

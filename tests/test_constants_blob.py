@@ -15,7 +15,7 @@ from mcucompile.project.writer import Output
 from mcucompile.run import run_nhwc
 
 from .firmware_tools import need
-from .models import example_model
+from .models import example_model, normal_calibration
 
 C_TYPES = {"int8_t": "i1", "uint8_t": "u1", "int16_t": "<i2", "int32_t": "<i4", "float": "<f4"}
 ARRAY = re.compile(r"^const (\w+) (\w+)\[(\d+)\] = \{\n(.*?)\n\};", re.M | re.S)
@@ -26,8 +26,7 @@ SYMBOL = re.compile(r"^(\w+):  /\* (\w+)\[(\d+)\] \*/\n    \.incbin \"([\w.]+)\"
 def projects(tmp_path_factory):
     folder = tmp_path_factory.mktemp("blob")
     model = example_model(alpha=0.25, resolution=32, classes=4, softmax=True)
-    calib = folder / "calib.npy"
-    np.save(calib, np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32))
+    calib = normal_calibration(folder / "calib.npy", seed=0, count=4, resolution=32)
     for constants in ("blob", "c"):
         build_project(model, "host", folder / constants, calib=str(calib), output=Output(constants=constants))
     return folder

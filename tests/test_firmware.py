@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from mcucompile.build import build_project
@@ -22,7 +21,7 @@ from mcucompile.run import compile_project
 from mcucompile.targets import BOARDS, TARGETS, get_board, resolve
 
 from .firmware_tools import mcucompile, need, wide_model
-from .models import example_model
+from .models import example_model, normal_calibration
 
 MCU_TARGETS = ["cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
 # Tests that run the cross compiler carry the `qemu` mark too, so `-m "not qemu"` leaves out every
@@ -32,10 +31,7 @@ KiB, MiB = 1024, 1024 * 1024
 
 
 def _calibration(tmp_path: Path, resolution: int = 96) -> str:
-    # The untrained examples' BatchNorm statistics were set for standard-normal inputs.
-    path = tmp_path / "calib.npy"
-    np.save(path, np.random.default_rng(1).standard_normal((8, 3, resolution, resolution)).astype(np.float32))
-    return str(path)
+    return str(normal_calibration(tmp_path / "calib.npy", seed=1, count=8, resolution=resolution))
 
 
 @pytest.fixture(scope="module")

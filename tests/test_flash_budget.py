@@ -21,7 +21,7 @@ import pytest
 from mcucompile.targets import get_board
 
 from .firmware_tools import mcucompile, need
-from .models import example_model
+from .models import example_model, normal_calibration
 
 needs_arm = pytest.mark.qemu
 PERSON = Path(__file__).resolve().parents[2] / "shared" / "models" / "person_detect_int8.onnx"
@@ -43,7 +43,7 @@ def _build(model: Path, tmp_path: Path, calib: bool) -> tuple[Path, int]:
     project = tmp_path / "p"
     args = ["build", model, "--target", "cortex-m7", "-o", project]
     if calib:  # a float model: random calibration images (the sizes do not depend on them)
-        np.save(tmp_path / "calib.npy", np.random.default_rng(1).standard_normal((4, 3, 96, 96)).astype(np.float32))
+        normal_calibration(tmp_path / "calib.npy", seed=1, count=4, resolution=96)
         args += ["--calib", tmp_path / "calib.npy"]
     result = mcucompile(*args)
     assert result.returncode == 0, result.stderr[-2000:]

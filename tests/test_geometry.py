@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 from mcucompile.compiler import compile_graph
@@ -11,14 +10,13 @@ from mcucompile.errors import ShapeError, UnsupportedOp
 from mcucompile.kernels import TABLE, LayerContext, select
 from mcucompile.targets import get_target
 
-from .models import example_model
+from .models import example_model, normal_calibration
 
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):
     """MobileNetV1 alpha 0.25 at 32x32, 4 classes: stem 3 -> 8 channels at stride 2, then the paper's blocks."""
-    calib = tmp_path_factory.mktemp("geometry") / "calib.npy"
-    np.save(calib, np.random.default_rng(3).standard_normal((4, 3, 32, 32)).astype(np.float32))
+    calib = normal_calibration(tmp_path_factory.mktemp("geometry") / "calib.npy", seed=3, count=4, resolution=32)
     return compile_graph(example_model(alpha=0.25, resolution=32, classes=4), calib=str(calib))
 
 

@@ -21,7 +21,7 @@ from mcucompile.simulate import simulate_graph
 from mcucompile.targets import resolve
 
 from .firmware_tools import mcucompile, need
-from .models import example_model
+from .models import example_model, normal_calibration
 from .test_kernel_plan import _tools, networks  # noqa: F401 (the module fixture)
 
 # conv 3x3 stride 1 pad 1, 1 -> 2 channels, 6 rows of 4 columns; then depthwise 3x3 stride 1 pad 1.
@@ -99,8 +99,7 @@ def test_the_workspace_is_verified_like_any_plan():
 def vww(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vww")
     model = example_model(alpha=0.25, resolution=96, classes=10)
-    calib = folder / "calib.npy"
-    np.save(calib, np.random.default_rng(4).standard_normal((8, 3, 96, 96)).astype(np.float32))
+    calib = normal_calibration(folder / "calib.npy", seed=4, count=8, resolution=96)
     graph = compile_graph(model, calib=str(calib), diagnostics=True)
     x = np.random.default_rng(5).standard_normal((3, 3, 96, 96)).astype(np.float32)
     return model, calib, graph, x, simulate_graph(graph, x, raw=True)

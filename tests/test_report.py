@@ -19,7 +19,7 @@ from mcucompile import run as run_module
 from mcucompile.run import run_project
 
 from .firmware_tools import mcucompile, need
-from .models import example_model
+from .models import example_model, normal_calibration
 
 pytestmark = [pytest.mark.qemu, pytest.mark.xdist_group("qemu")]
 
@@ -31,8 +31,7 @@ PALETTE = {"#4e79a7": "MACs", "#f28e2b": "instructions", "#59a14f": "cycles", "#
 def model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
     path = example_model(alpha=0.25, resolution=32, classes=4)
-    calib = folder / "calib.npy"
-    np.save(calib, np.random.default_rng(8).standard_normal((8, 3, 32, 32)).astype(np.float32))
+    calib = normal_calibration(folder / "calib.npy", seed=8, count=8, resolution=32)
     return path, calib, folder
 
 
