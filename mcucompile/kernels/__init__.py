@@ -15,7 +15,7 @@ from typing import Protocol
 
 from ..errors import McuCompileError
 from ..ir import Graph, Node
-from . import arm_dsp, arm_dsp_int8, arm_mve, cmsis_nn, neon, ref, wzp
+from . import arm_dsp, arm_dsp_int8, arm_dsp_pool, arm_mve, cmsis_nn, neon, ref, wzp
 from .common import Geometry, layer_geometry
 
 # Choices for `--kernels` -> the variant names they allow besides the reference ones (REFERENCE).
@@ -100,8 +100,8 @@ TABLE: dict[str, list[tuple[str, Variant]]] = {
                         ("arm-dsp-int16", arm_dsp.FullyConnected()), ("arm-dsp", arm_dsp_int8.FullyConnected()),
                         ("cmsis-nn", cmsis_nn.FullyConnected()),
                         ("wzp-ref", wzp.FullyConnected()), ("ref", ref.FullyConnected())],
-    "avg_pool": [("neon", neon.AvgPool()), ("cmsis-nn", cmsis_nn.AvgPool()), ("wzp-ref", wzp.AvgPoolHalfUp()),
-                 ("ref", ref.AvgPool())],
+    "avg_pool": [("neon", neon.AvgPool()), ("arm-dsp", arm_dsp_pool.AvgPool()), ("cmsis-nn", cmsis_nn.AvgPool()),
+                 ("wzp-ref", wzp.AvgPoolHalfUp()), ("ref", ref.AvgPool())],
     "softmax": [("cmsis-nn", cmsis_nn.Softmax()), ("ref", ref.Softmax())],
 }
 

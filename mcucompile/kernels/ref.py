@@ -82,11 +82,14 @@ class AvgPool:
         return avgpool_layer(ctx, "mcu_avgpool_s8_ref", "reference", "")
 
 
-def avgpool_layer(ctx, kernel: str, variant: str, note: str) -> Layer:
-    """An average pool calling through mcu_pool_params (the kernels differ only in their rounding)."""
+def avgpool_layer(ctx, kernel: str, variant: str, note: str, folder: str = "ref", **fields) -> Layer:
+    """An average pool calling through mcu_pool_params (the kernels differ in their rounding and their
+    loops), its source runtime_c/FOLDER/KERNEL.c."""
     io = quant_io(ctx)
-    return base_layer(ctx, kernel, variant, ctx.geometry.text("average pool", note), "calls/avgpool.j2", [f"ref/{kernel}.c"],
-                      params=dict(geometry=ctx.geometry.window, act_min=io["act_min"], act_max=io["act_max"]))
+    return base_layer(ctx, kernel, variant, ctx.geometry.text("average pool", note), "calls/avgpool.j2",
+                      [f"{folder}/{kernel}.c"],
+                      params=dict(geometry=ctx.geometry.window, act_min=io["act_min"], act_max=io["act_max"]),
+                      **fields)
 
 
 class Softmax:

@@ -271,6 +271,11 @@ static inline mcu_dsp_out mcu_dsp_out_of(const mcu_dsp_params *p)
         } \
     } while (0)
 
+/* Average pooling, the numbers of mcu_avgpool_s8_ref (ties away from zero), for windows of at most 255
+ * elements (the compiler checks): see runtime_c/arm_dsp/mcu_avgpool_s8_dsp.c. */
+void mcu_avgpool_s8_dsp(const mcu_pool_params *p, mcu_shape in_shape, const int8_t *input, mcu_shape out_shape,
+                        int8_t *output);
+
 /* The output stage, scaled accumulator -> int8: see the top of this file for why it equals
  * mcu_requantize_s8. Five instructions (SMMULR, ADD, ADD, ASR, SSAT) when o.narrow is 0. */
 static inline __attribute__((always_inline)) int8_t mcu_dsp_requantize(int32_t acc, const int32_t *ch, mcu_dsp_out o)
